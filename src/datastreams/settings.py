@@ -1,0 +1,192 @@
+"""Service settings from command-line flags, ``DATASTREAMS_*`` environment variables and defaults.
+
+Every setting has a flag and a variable: ``--max-event-bytes`` is
+``DATASTREAMS_MAX_EVENT_BYTES``. A flag wins over the variable, the variable over the
+default. Units are part of the name (``_S`` for seconds, ``_MS``, ``_BYTES``). An invalid
+value raises ``SettingsError`` naming the variable (or flag) and the value, so a
+misconfigured service does not start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from datastreams.errors import SettingsError
+
+ENV_PREFIX = "DATASTREAMS_"
+
+
+class Secret(str):
+    """A string that hides its value in ``repr`` and logs."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _parse_port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 0 to 65535")
+    return value
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """How one setting is named, parsed and documented."""
+
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("host", "127.0.0.1", str, "Address the HTTP server listens on."),
+    SettingSpec("port", 8000, _parse_port, "TCP port of the HTTP server (0 picks a free one)."),
+    SettingSpec(
+        "db",
+        "./datastreams.db",
+        str,
+        "Database: a path to an SQLite file.",
+    ),
+    SettingSpec(
+        "max_event_bytes",
+        1_048_576,
+        _parse_positive_int,
+        "Largest accepted event, in bytes of its canonical encoding.",
+    ),
+    SettingSpec(
+        "max_body_bytes",
+        16_777_216,
+        _parse_positive_int,
+        "Largest accepted request body on the ingest route, in bytes.",
+    ),
+    SettingSpec(
+        "max_batch_items",
+        1000,
+        _parse_positive_int,
+        "Most events accepted in one ingest request.",
+    ),
+    SettingSpec(
+        "event_retention_s",
+        604_800,
+        _parse_positive_int,
+        "How long stored events are kept, in seconds (events still queued are kept longer).",
+    ),
+    SettingSpec(
+        "retention_interval_s",
+        300,
+        _parse_positive_int,
+        "How often expired events are removed, in seconds.",
+    ),
+    SettingSpec(
+        "strict_event_types",
+        False,
+        _parse_bool,
+        "Reject events and filters whose type is not in the catalogue.",
+    ),
+    SettingSpec(
+        "encryption_key",
+        None,
+        Secret,
+        "Fernet key that encrypts stored secrets; without it a key file beside the "
+        "SQLite database is used (created with mode 0600).",
+        secret=True,
+    ),
+    SettingSpec("log_level", "INFO", _parse_log_level, "Lowest level of log records written."),
+)
+
+SETTINGS_BY_NAME = {spec.name: spec for spec in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings of one process. See ``SETTINGS`` for the meaning of each."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str = "./datastreams.db"
+    max_event_bytes: int = 1_048_576
+    max_body_bytes: int = 16_777_216
+    max_batch_items: int = 1000
+    event_retention_s: int = 604_800
+    retention_interval_s: int = 300
+    strict_event_types: bool = False
+    encryption_key: Secret | None = None
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{item.name}={getattr(self, item.name)!r}" for item in fields(self))
+        return f"Settings({shown})"
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve every setting from ``flags`` (already parsed), then ``environ``, then defaults.
+
+    ``flags`` maps setting names to values given on the command line; ``None`` values
+    count as not given. Raises ``SettingsError`` naming the variable for a bad value.
+    """
+    flags = flags or {}
+    environ = os.environ if environ is None else environ
+    resolved: dict[str, Any] = {}
+
+    for spec in SETTINGS:
+        flag_value = flags.get(spec.name)
+        if flag_value is not None:
+            resolved[spec.name] = _parse_value(spec, str(flag_value), spec.flag)
+            continue
+
+        raw = environ.get(spec.env_var)
+        if raw is not None:
+            resolved[spec.name] = _parse_value(spec, raw, spec.env_var)
+            continue
+
+        resolved[spec.name] = spec.default
+
+    return Settings(**resolved)
+
+
+def _parse_value(spec: SettingSpec, raw: str, source: str) -> Any:
+    try:
+        return spec.parse(raw)
+    except ValueError as exc:
+        shown = "(hidden)" if spec.secret else repr(raw)
+        reason = str(exc) if "invalid literal" not in str(exc) else "must be an integer"
+        raise SettingsError(f"{source}: invalid value {shown}: {reason}") from exc

@@ -7,6 +7,9 @@ Every exception derives from ``DataStreamsError``, and each class states in
     ├── ValidationError          input that breaks a documented rule (names field and value)
     │   └── BodyError            a request body that cannot be parsed at all
     ├── LimitExceeded            a body, batch or record over a configured limit
+    ├── UnsupportedMediaType     a request body in a content type the route does not take
+    ├── Unauthorized             a missing, unknown or revoked API key
+    ├── Forbidden                a key whose role may not use the route
     ├── NotFound                 an unknown id, or one outside the caller's subtree
     ├── Conflict                 a stale version or a duplicate name
     ├── StoreError               the database failed (retriable)
@@ -73,6 +76,24 @@ class LimitExceeded(DataStreamsError):
     """The input is larger than a configured limit."""
 
     code = "limit_exceeded"
+
+
+class UnsupportedMediaType(DataStreamsError):
+    """The content type of the request body is not supported."""
+
+    code = "unsupported_media_type"
+
+
+class Unauthorized(DataStreamsError):
+    """A valid API key is required."""
+
+    code = "unauthorized"
+
+
+class Forbidden(DataStreamsError):
+    """The API key's role does not allow this operation."""
+
+    code = "forbidden"
 
 
 class NotFound(DataStreamsError):

@@ -96,9 +96,7 @@ class StubResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         return [
-            ResolveResult(
-                hostname=host, host=address, port=port, family=family, proto=0, flags=0
-            )
+            ResolveResult(hostname=host, host=address, port=port, family=family, proto=0, flags=0)
             for address in self.addresses
         ]
 

@@ -48,7 +48,10 @@ class ForbiddenEndpointAddress(DataStreamsError):
 
 
 def parse_networks(raw: str | Iterable[str]) -> tuple[IPNetwork, ...]:
-    """Parse a comma-separated CIDR list (or a list of CIDRs); raise ValueError naming the bad one."""
+    """Parse a comma-separated CIDR list or a list of CIDRs.
+
+    Raises ValueError naming the entry that is not a network.
+    """
     items = raw.split(",") if isinstance(raw, str) else list(raw)
     networks: list[IPNetwork] = []
 

@@ -69,13 +69,20 @@ class Receiver:
     ``receiver.handler``); ``datastreams receiver`` runs it from the command line.
     """
 
-    def __init__(self, config: ReceiverConfig | None = None, *, output: IO[str] | None = None):
+    def __init__(
+        self,
+        config: ReceiverConfig | None = None,
+        *,
+        output: IO[str] | None = None,
+        ca: trustme.CA | None = None,
+    ) -> None:
         self.config = config or ReceiverConfig()
         self.requests: list[ReceivedRequest] = []
         self.event_count = 0
         self.script: ResponseScript = parse_response_script(self.config.respond)
         self.handler: Callable[[ReceivedRequest], web.StreamResponse | None] | None = None
-        self.ca = trustme.CA()
+        # Receivers given one CA can stand for several endpoints that one CA file trusts.
+        self.ca = ca or trustme.CA()
         self._certificate = self.ca.issue_cert(*CERTIFICATE_IDENTITIES)
         self._verifiers = [Webhook(secret) for secret in self.config.signing_secrets]
         self._output = output or sys.stdout

@@ -1,0 +1,1 @@
+"""Sinks: the code that sends batches of events to one kind of destination."""

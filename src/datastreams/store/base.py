@@ -10,17 +10,27 @@ versions, ``StoreError`` when the database itself fails.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from datastreams.events.container import Event
 from datastreams.store.records import (
     ApiKeyRecord,
     AppendOutcome,
+    AttemptRecord,
+    DeadLetter,
+    DeliveryOutcome,
     Domain,
+    MinuteStats,
+    QueuedDelivery,
+    Selection,
     StoredEvent,
     StreamRecord,
+    StreamStatus,
 )
+
+# Attempts kept per stream for the status page; older ones are deleted as new ones come.
+MAX_ATTEMPTS_KEPT = 200
 
 
 class Store(Protocol):
@@ -49,7 +59,10 @@ class Store(Protocol):
         """
 
     async def update_domain(self, domain: Domain) -> Domain:
-        """Change a domain's name or parent. ``ValidationError`` if the new parent is a descendant."""
+        """Change a domain's name or parent.
+
+        ``ValidationError`` if the new parent is the domain itself or a descendant.
+        """
 
     async def delete_domain(self, domain_id: str) -> None:
         """Delete a domain. ``Conflict`` while it has child domains, streams or keys."""
@@ -92,7 +105,9 @@ class Store(Protocol):
     async def update_stream(
         self, stream: StreamRecord, expected_version: int, audit_event: Event
     ) -> StreamRecord:
-        """Replace a stream whose stored version is ``expected_version``; return it with version + 1.
+        """Replace a stream whose stored version is ``expected_version``.
+
+        Returns the stream with its version raised by one.
 
         ``Conflict`` for a stale version or a duplicate name, ``NotFound`` for an unknown id.
         """
@@ -136,4 +151,70 @@ class Store(Protocol):
 
         A long-running process polls it to notice changes made by another process,
         such as the command line working on the same database.
+        """
+
+
+class DeliveryStore(Protocol):
+    """The queue side of the store, used by dispatchers and the delivery routes.
+
+    Kept separate from ``Store`` so the delivery code and its fakes depend only on
+    what they use; the SQLite and PostgreSQL stores implement both.
+    """
+
+    def add_append_listener(self, listener: Callable[[set[str]], None]) -> None:
+        """Call ``listener`` on the event loop with the ids of streams that got new deliveries.
+
+        It runs after each commit that queued deliveries. Deliveries queued by another
+        process (the command line) do not call it, so dispatchers also poll.
+        """
+
+    async def fetch_queued(self, stream_id: str, limit: int) -> list[QueuedDelivery]:
+        """Return the first ``limit`` queued deliveries of a stream in log order."""
+
+    async def record_outcome(self, outcome: DeliveryOutcome) -> None:
+        """Write a dispatcher round's outcome in one transaction (see ``DeliveryOutcome``).
+
+        Also adds to the per-minute statistics, keeps the stream's latest attempts
+        (at most ``MAX_ATTEMPTS_KEPT`` per stream), and sets the stream's state.
+        """
+
+    async def set_stream_state(self, stream_id: str, state: str, error: str | None) -> None:
+        """Store a stream's state (and last error, when given) without other changes."""
+
+    async def stream_status(self, stream_id: str) -> StreamStatus:
+        """Return the stream's state and counters."""
+
+    async def list_attempts(self, stream_id: str, limit: int) -> list[AttemptRecord]:
+        """Return the stream's latest attempts, newest first."""
+
+    async def minute_stats(self, stream_id: str, since: str) -> list[MinuteStats]:
+        """Return per-minute counts from the minute of ``since`` on, oldest first."""
+
+    async def list_dead_letters(
+        self, stream_id: str, *, limit: int = 100, after: int | None = None
+    ) -> list[DeadLetter]:
+        """List a stream's dead letters ordered by id, after the id ``after``."""
+
+    async def redrive_dead_letters(self, stream_id: str, selection: Selection) -> int:
+        """Queue the selected dead letters again (restoring events retention removed).
+
+        Returns the number of deliveries queued; the dead letters are removed.
+        """
+
+    async def delete_dead_letters(self, stream_id: str, selection: Selection) -> int:
+        """Delete the selected dead letters and return how many were deleted."""
+
+    async def replay(
+        self,
+        stream_id: str,
+        from_time: str,
+        to_time: str,
+        event_types: Callable[[str], bool],
+    ) -> int:
+        """Queue stored events of the stream's domain subtree again.
+
+        Selects events with ``from_time <= time < to_time``.
+
+        ``event_types`` is the stream's current filter; events already queued for the
+        stream are skipped. Returns the number of deliveries queued.
         """

@@ -90,3 +90,110 @@ class StoredEvent:
     time: str
     received_at: str
     line: bytes
+
+
+@dataclass(slots=True)
+class QueuedDelivery:
+    """One queued delivery of a stream, with the event's line as stored."""
+
+    seq: int
+    guid: str
+    domain_id: str
+    type: str
+    time: str
+    line: bytes
+    queued_at: str
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One call to a destination, as the stream's page lists it.
+
+    ``outcome`` is ``delivered``, ``retry`` or ``dead``; ``records`` counts the events
+    the call carried.
+    """
+
+    at: str
+    outcome: str
+    records: int
+    endpoint: str | None = None
+    status: int | None = None
+    error_code: str | None = None
+    message: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class DeliveryOutcome:
+    """What one dispatcher round did, written by the store in one transaction.
+
+    Delivered entries leave the queue, dead ones move to the dead letters with their
+    own copy of the event, retried ones keep their place with ``attempts`` raised and
+    ``retry_error`` as their last error. ``state`` is the stream's state afterwards.
+    """
+
+    stream_id: str
+    at: str
+    state: str
+    delivered: list[int] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)
+    retry_error: str | None = None
+    dead: dict[int, str] = field(default_factory=dict)
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StreamStatus:
+    """Counters and state of one stream's delivery, for the status route."""
+
+    state: str
+    queue_depth: int
+    oldest_queued_at: str | None
+    delivered: int
+    failed: int
+    dead_letters: int
+    last_error: str | None
+    last_delivered_at: str | None
+
+
+@dataclass(slots=True)
+class MinuteStats:
+    """Delivered and failed events of one stream in one minute (``minute`` ends in ``:00Z``)."""
+
+    minute: str
+    delivered: int
+    failed: int
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """An event that exhausted its retries or was rejected for good, with its own copy."""
+
+    id: int
+    stream_id: str
+    seq: int
+    guid: str
+    domain_id: str
+    type: str
+    time: str
+    line: bytes
+    error: str
+    attempts: int
+    queued_at: str
+    dead_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which dead letters a redrive or delete applies to: ids, a time range, or all.
+
+    The time range selects by the event's ``time``, ``from_time`` inclusive and
+    ``to_time`` exclusive.
+    """
+
+    ids: tuple[int, ...] | None = None
+    from_time: str | None = None
+    to_time: str | None = None
+    all: bool = False

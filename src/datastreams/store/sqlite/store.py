@@ -1,0 +1,514 @@
+"""The SQLite implementation of the ``Store`` protocol: one database file in WAL mode.
+
+Reads run on worker threads (``asyncio.to_thread``) with pooled read-only
+connections. Every write runs on the single writer thread (see ``writer``), which
+commits concurrent appends together. Several processes may open the same file, for
+example a running service and the command line. SQLite's locks serialise their
+writes, and a change of the configuration epoch makes the service reload its routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from functools import partial
+from typing import Any, TypeVar
+
+import orjson
+
+from datastreams.errors import Conflict, FieldError, NotFound, StoreError, ValidationError
+from datastreams.events.container import Event
+from datastreams.events.timefmt import now_time
+from datastreams.store.queries import load_queries
+from datastreams.store.records import (
+    ApiKeyRecord,
+    AppendOutcome,
+    Domain,
+    StoredEvent,
+    StreamRecord,
+)
+from datastreams.store.sqlite.appender import EventAppender
+from datastreams.store.sqlite.connection import ReadPool, connect, enable_wal, translate_error
+from datastreams.store.sqlite.migrations import apply_migrations
+from datastreams.store.sqlite.rows import (
+    api_key_from_row,
+    domain_from_row,
+    stored_event_from_row,
+    stream_from_row,
+    stream_params,
+)
+from datastreams.store.sqlite.writer import Writer, WriterStats
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+QUERIES = load_queries("sqlite_queries.sql")
+
+# Events deleted per retention transaction, so ingest waits at most one chunk.
+PURGE_CHUNK_ROWS = 10_000
+
+
+class SQLiteStore:
+    """Domains, keys, streams, the event log and the delivery queues in one SQLite file."""
+
+    purge_chunk_rows = PURGE_CHUNK_ROWS
+
+    def __init__(self, path: str, *, now: Callable[[], str] | None = None) -> None:
+        self.path = path
+        self._now = now or now_time
+        self._appender = EventAppender(QUERIES, self._now)
+        self._writer: Writer | None = None
+        self._readers: ReadPool | None = None
+
+    @property
+    def stats(self) -> WriterStats:
+        """Counters of the writer thread (commits, groups), all zero before ``open``."""
+        return self._writer.stats if self._writer is not None else WriterStats()
+
+    async def open(self) -> None:
+        """Create the file if needed, apply pending migrations and start the writer thread."""
+        if self._writer is not None:
+            return
+
+        await asyncio.to_thread(self._prepare_database)
+
+        writer = Writer(partial(connect, self.path), self._appender)
+        await writer.start()
+        self._writer = writer
+        self._readers = ReadPool(self.path)
+        logger.info("Opened the SQLite store %s", self.path, extra={"action": "store_opened"})
+
+    async def close(self) -> None:
+        """Finish the writes queued so far, then close every connection."""
+        writer, readers = self._writer, self._readers
+        self._writer = None
+        self._readers = None
+
+        if writer is not None:
+            await writer.close()
+        if readers is not None:
+            readers.close()
+
+    # Domains ---------------------------------------------------------------------
+
+    async def create_domain(self, domain: Domain) -> Domain:
+        """Insert a domain. The store sets its times, and its external id when that is empty."""
+        return await self._write(partial(self._insert_domain, domain))
+
+    async def get_domain(self, domain_id: str) -> Domain:
+        row = await self._read(partial(_fetch_one, "get_domain", {"id": domain_id}))
+        if row is None:
+            raise NotFound(f"domain {domain_id!r} not found")
+        return domain_from_row(row)
+
+    async def list_domains(
+        self, *, within: Sequence[str] | None = None, limit: int = 100, after: str | None = None
+    ) -> list[Domain]:
+        if within is None:
+            query, params = "list_domains", {"limit": limit, "after": after}
+        else:
+            query = "list_domains_within"
+            params = {"limit": limit, "after": after, "root_ids": _json_list(within)}
+
+        rows = await self._read(partial(_fetch_all, query, params))
+        return [domain_from_row(row) for row in rows]
+
+    async def update_domain(self, domain: Domain) -> Domain:
+        """Change a domain's name and parent. Its external id and creation time stay."""
+        return await self._write(partial(self._update_domain, domain))
+
+    async def delete_domain(self, domain_id: str) -> None:
+        await self._write(partial(self._delete_domain, domain_id))
+
+    async def is_within(self, domain_id: str, root_ids: Sequence[str]) -> bool:
+        params = {"domain_id": domain_id, "root_ids": _json_list(root_ids)}
+        row = await self._read(partial(_fetch_one, "is_within", params))
+        return row is not None and bool(row[0])
+
+    # API keys --------------------------------------------------------------------
+
+    async def create_api_key(self, key: ApiKeyRecord) -> ApiKeyRecord:
+        """Insert a key record. The store sets its creation time."""
+        return await self._write(partial(self._insert_api_key, key))
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        row = await self._read(partial(_fetch_one, "find_api_key", {"key_hash": key_hash}))
+        return api_key_from_row(row) if row is not None else None
+
+    async def list_api_keys(
+        self, *, within: Sequence[str] | None = None, limit: int = 100, after: str | None = None
+    ) -> list[ApiKeyRecord]:
+        if within is None:
+            query, params = "list_api_keys", {"limit": limit, "after": after}
+        else:
+            query = "list_api_keys_within"
+            params = {"limit": limit, "after": after, "root_ids": _json_list(within)}
+
+        rows = await self._read(partial(_fetch_all, query, params))
+        return [api_key_from_row(row) for row in rows]
+
+    async def revoke_api_key(self, key_id: str) -> ApiKeyRecord:
+        """Mark a key revoked. Revoking it again keeps the first revocation time."""
+        return await self._write(partial(self._revoke_api_key, key_id))
+
+    # Streams ---------------------------------------------------------------------
+
+    async def create_stream(self, stream: StreamRecord, audit_event: Event) -> StreamRecord:
+        """Insert a stream at version 1 and append ``audit_event`` in the same transaction.
+
+        The audit event is routed with the new stream in place, so the stream receives
+        its own creation event when its filters let it through.
+        """
+        return await self._write(partial(self._insert_stream, stream, audit_event))
+
+    async def get_stream(self, domain_id: str, stream_id: str) -> StreamRecord:
+        params = {"domain_id": domain_id, "id": stream_id}
+        row = await self._read(partial(_fetch_one, "get_stream", params))
+        if row is None:
+            raise NotFound(f"stream {stream_id!r} not found in domain {domain_id!r}")
+        return stream_from_row(row)
+
+    async def list_streams(
+        self, domain_id: str | None = None, *, limit: int = 100, after: str | None = None
+    ) -> list[StreamRecord]:
+        params: dict[str, Any] = {"limit": limit, "after": after}
+        if domain_id is None:
+            query = "list_streams"
+        else:
+            query = "list_streams_of_domain"
+            params["domain_id"] = domain_id
+
+        rows = await self._read(partial(_fetch_all, query, params))
+        return [stream_from_row(row) for row in rows]
+
+    async def update_stream(
+        self, stream: StreamRecord, expected_version: int, audit_event: Event
+    ) -> StreamRecord:
+        """Replace a stream's name, description, enabled flag, config and secrets.
+
+        ``ValidationError`` naming ``type`` if the type differs from the stored one.
+        """
+        return await self._write(
+            partial(self._update_stream, stream, expected_version, audit_event)
+        )
+
+    async def delete_stream(self, domain_id: str, stream_id: str, audit_event: Event) -> None:
+        await self._write(partial(self._delete_stream, domain_id, stream_id, audit_event))
+
+    # Events ----------------------------------------------------------------------
+
+    async def append_events(self, events: Sequence[Event]) -> list[AppendOutcome]:
+        return await self._require_writer().append(events)
+
+    async def get_event(self, guid: str) -> StoredEvent | None:
+        row = await self._read(partial(_fetch_one, "get_event", {"guid": guid.lower()}))
+        return stored_event_from_row(row) if row is not None else None
+
+    async def list_events(
+        self,
+        *,
+        within: Sequence[str] | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[StoredEvent]:
+        params: dict[str, Any] = {"after_seq": after_seq, "limit": limit}
+        if within is None:
+            query = "list_events"
+        else:
+            query = "list_events_within"
+            params["root_ids"] = _json_list(within)
+
+        rows = await self._read(partial(_fetch_all, query, params))
+        return [stored_event_from_row(row) for row in rows]
+
+    async def purge_expired_events(self, received_before: str) -> int:
+        """Delete expired events without a queued delivery, ``purge_chunk_rows`` per transaction.
+
+        Appends queued meanwhile run between the chunks.
+        """
+        deleted = 0
+        cursor: tuple[str, int] = ("", 0)
+
+        while True:
+            chunk = partial(self._purge_chunk, received_before, cursor)
+            chunk_deleted, examined, cursor = await self._write(chunk)
+            deleted += chunk_deleted
+            if examined < self.purge_chunk_rows:
+                break
+
+        if deleted:
+            logger.info(
+                "Deleted %d events received before %s",
+                deleted,
+                received_before,
+                extra={"action": "events_purged", "deleted": deleted},
+            )
+        return deleted
+
+    async def count_queued(self, stream_id: str) -> int:
+        row = await self._read(partial(_fetch_one, "count_queued", {"stream_id": stream_id}))
+        return int(row[0]) if row is not None else 0
+
+    async def config_epoch(self) -> int:
+        row = await self._read(partial(_fetch_one, "get_config_epoch", {}))
+        if row is None:
+            raise StoreError("the config_epoch table has no row; the database is damaged")
+        return int(row[0])
+
+    # Write transactions (run on the writer thread) -----------------------------------
+
+    def _insert_domain(self, domain: Domain, connection: sqlite3.Connection) -> Domain:
+        if _fetch_one("get_domain", {"id": domain.id}, connection) is not None:
+            raise Conflict(f"domain {domain.id!r} already exists")
+        if domain.parent_id is not None:
+            _require_domain(connection, domain.parent_id, role="parent domain")
+
+        now = self._now()
+        stored = replace(
+            domain,
+            external_id=domain.external_id or _new_external_id(),
+            created_at=now,
+            updated_at=now,
+        )
+        connection.execute(QUERIES["insert_domain"], asdict(stored))
+        return stored
+
+    def _update_domain(self, domain: Domain, connection: sqlite3.Connection) -> Domain:
+        current = _require_domain(connection, domain.id)
+
+        if domain.parent_id is not None:
+            _require_domain(connection, domain.parent_id, role="parent domain")
+            cycle_params = {"domain_id": domain.parent_id, "root_ids": _json_list([domain.id])}
+            creates_cycle = _fetch_one("is_within", cycle_params, connection)
+            if creates_cycle is not None and creates_cycle[0]:
+                raise ValidationError(
+                    fields=[
+                        FieldError(
+                            "parentId",
+                            domain.parent_id,
+                            "must not be the domain itself or one of its descendants",
+                        )
+                    ]
+                )
+
+        stored = replace(
+            current, name=domain.name, parent_id=domain.parent_id, updated_at=self._now()
+        )
+        connection.execute(QUERIES["update_domain"], asdict(stored))
+        return stored
+
+    def _delete_domain(self, domain_id: str, connection: sqlite3.Connection) -> None:
+        _require_domain(connection, domain_id)
+
+        counts = _fetch_one("count_domain_dependents", {"id": domain_id}, connection)
+        assert counts is not None
+        dependents = [
+            f"{counts['child_domains']} child domain(s)" if counts["child_domains"] else "",
+            f"{counts['streams']} stream(s)" if counts["streams"] else "",
+            f"{counts['api_keys']} API key(s)" if counts["api_keys"] else "",
+        ]
+        listed = [item for item in dependents if item]
+        if listed:
+            raise Conflict(
+                f"domain {domain_id!r} still has {', '.join(listed)}; delete or move them first"
+            )
+
+        connection.execute(QUERIES["delete_domain"], {"id": domain_id})
+
+    def _insert_api_key(self, key: ApiKeyRecord, connection: sqlite3.Connection) -> ApiKeyRecord:
+        _require_domain(connection, key.domain_id)
+
+        existing = _fetch_one(
+            "api_key_exists", {"id": key.id, "key_hash": key.key_hash}, connection
+        )
+        assert existing is not None
+        if existing["id_taken"]:
+            raise Conflict(f"API key {key.id!r} already exists")
+        if existing["hash_taken"]:
+            # The hash is not echoed: it identifies a working key.
+            raise Conflict("an API key with the same hash already exists; generate a new key")
+
+        stored = replace(key, created_at=self._now())
+        connection.execute(QUERIES["insert_api_key"], asdict(stored))
+        return stored
+
+    def _revoke_api_key(self, key_id: str, connection: sqlite3.Connection) -> ApiKeyRecord:
+        params = {"id": key_id, "revoked_at": self._now()}
+        if connection.execute(QUERIES["revoke_api_key"], params).rowcount == 0:
+            raise NotFound(f"API key {key_id!r} not found")
+
+        row = _fetch_one("get_api_key", {"id": key_id}, connection)
+        assert row is not None
+        return api_key_from_row(row)
+
+    def _insert_stream(
+        self, stream: StreamRecord, audit_event: Event, connection: sqlite3.Connection
+    ) -> StreamRecord:
+        _require_domain(connection, stream.domain_id)
+        id_taken = _fetch_one("stream_id_exists", {"id": stream.id}, connection)
+        if id_taken is not None and id_taken[0]:
+            raise Conflict(f"stream {stream.id!r} already exists")
+        _require_unique_name(connection, stream)
+
+        now = self._now()
+        stored = replace(stream, version=1, created_at=now, updated_at=now)
+        connection.execute(QUERIES["insert_stream"], stream_params(stored))
+
+        self._appender.append(connection, [[audit_event]])
+        return stored
+
+    def _update_stream(
+        self,
+        stream: StreamRecord,
+        expected_version: int,
+        audit_event: Event,
+        connection: sqlite3.Connection,
+    ) -> StreamRecord:
+        params = {"domain_id": stream.domain_id, "id": stream.id}
+        row = _fetch_one("get_stream", params, connection)
+        if row is None:
+            raise NotFound(f"stream {stream.id!r} not found in domain {stream.domain_id!r}")
+        current = stream_from_row(row)
+
+        if current.version != expected_version:
+            raise Conflict(f"stale version: stored {current.version}, given {expected_version}")
+        if stream.type != current.type:
+            raise ValidationError(
+                fields=[FieldError("type", stream.type, f"cannot change from {current.type!r}")]
+            )
+        _require_unique_name(connection, stream)
+
+        stored = replace(
+            stream,
+            version=current.version + 1,
+            created_at=current.created_at,
+            updated_at=self._now(),
+        )
+        update_params = stream_params(stored)
+        update_params["expected_version"] = expected_version
+        connection.execute(QUERIES["update_stream"], update_params)
+
+        self._appender.append(connection, [[audit_event]])
+        return stored
+
+    def _delete_stream(
+        self,
+        domain_id: str,
+        stream_id: str,
+        audit_event: Event,
+        connection: sqlite3.Connection,
+    ) -> None:
+        params = {"domain_id": domain_id, "id": stream_id}
+        if connection.execute(QUERIES["delete_stream"], params).rowcount == 0:
+            raise NotFound(f"stream {stream_id!r} not found in domain {domain_id!r}")
+
+        self._appender.append(connection, [[audit_event]])
+
+    def _purge_chunk(
+        self, received_before: str, after: tuple[str, int], connection: sqlite3.Connection
+    ) -> tuple[int, int, tuple[str, int]]:
+        """Delete one chunk. Return the counts deleted and examined, and the next cursor."""
+        params = {
+            "received_before": received_before,
+            "after_received_at": after[0],
+            "after_seq": after[1],
+            "limit": self.purge_chunk_rows,
+        }
+        candidates = connection.execute(QUERIES["list_expired_events"], params).fetchall()
+        if not candidates:
+            return 0, 0, after
+
+        seqs = _json_list([row["seq"] for row in candidates])
+        deleted = connection.execute(QUERIES["delete_unqueued_events"], {"seqs": seqs}).rowcount
+        last = candidates[-1]
+        return deleted, len(candidates), (last["received_at"], last["seq"])
+
+    # Plumbing --------------------------------------------------------------------
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._require_writer().run(work)
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        readers = self._readers
+        if readers is None:
+            raise StoreError("the store is closed; open it before reading")
+        return await asyncio.to_thread(_run_read, readers, work)
+
+    def _require_writer(self) -> Writer:
+        if self._writer is None:
+            raise StoreError("the store is closed; open it before writing")
+        return self._writer
+
+    def _prepare_database(self) -> None:
+        try:
+            connection = connect(self.path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not open the database {self.path!r}: {exc}") from exc
+
+        try:
+            enable_wal(connection)
+            apply_migrations(connection, self._now)
+        except sqlite3.Error as exc:
+            raise translate_error(exc) from exc
+        finally:
+            connection.close()
+
+
+def _run_read(readers: ReadPool, work: Callable[[sqlite3.Connection], T]) -> T:
+    try:
+        connection = readers.acquire()
+    except sqlite3.Error as exc:
+        raise translate_error(exc) from exc
+
+    try:
+        return work(connection)
+    except sqlite3.Error as exc:
+        raise translate_error(exc) from exc
+    finally:
+        readers.release(connection)
+
+
+def _fetch_one(
+    query: str, params: dict[str, Any], connection: sqlite3.Connection
+) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = connection.execute(QUERIES[query], params).fetchone()
+    return row
+
+
+def _fetch_all(
+    query: str, params: dict[str, Any], connection: sqlite3.Connection
+) -> list[sqlite3.Row]:
+    return connection.execute(QUERIES[query], params).fetchall()
+
+
+def _require_domain(
+    connection: sqlite3.Connection, domain_id: str, *, role: str = "domain"
+) -> Domain:
+    row = _fetch_one("get_domain", {"id": domain_id}, connection)
+    if row is None:
+        raise NotFound(f"{role} {domain_id!r} not found")
+    return domain_from_row(row)
+
+
+def _require_unique_name(connection: sqlite3.Connection, stream: StreamRecord) -> None:
+    params = {"domain_id": stream.domain_id, "type": stream.type, "name": stream.name}
+    row = _fetch_one("find_stream_by_name", params, connection)
+    if row is not None and row["id"] != stream.id:
+        raise Conflict(
+            f"domain {stream.domain_id!r} already has a {stream.type} stream named {stream.name!r}"
+        )
+
+
+def _json_list(values: Sequence[Any]) -> str:
+    # Text, not bytes: a bytes parameter arrives as a BLOB, which SQLite 3.45 and later
+    # read as binary JSONB rather than JSON text.
+    return orjson.dumps(list(values)).decode("utf-8")
+
+
+def _new_external_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,325 @@
+"""The single writer thread of the SQLite store, with group commit for appends.
+
+SQLite allows one writer at a time, so one thread with its own connection runs
+every write. Coroutines hand it jobs through a queue and await a future that the
+thread resolves with ``loop.call_soon_threadsafe`` once the job's transaction has
+committed (or failed).
+
+Group commit: appends waiting in the queue are taken together, up to
+``max_group_events`` events, and written in one transaction. With
+``synchronous=FULL`` every commit syncs the write-ahead log, so one sync then covers
+many callers. If the group fails, each caller's batch is retried in a transaction of
+its own, so only the batch that is at fault gets the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from datastreams.errors import DataStreamsError, StoreError
+from datastreams.events.container import Event
+from datastreams.store.records import AppendOutcome
+from datastreams.store.sqlite.appender import EventAppender
+from datastreams.store.sqlite.connection import translate_error
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Maximum number of events written in one group transaction. A single batch larger
+# than this is still written whole, in a transaction of its own.
+MAX_GROUP_EVENTS = 5000
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters of the writer thread, for tests and metrics."""
+
+    commits: int = 0
+    rollbacks: int = 0
+    append_groups: int = 0
+    appended_batches: int = 0
+    appended_events: int = 0
+    largest_group_events: int = 0
+    group_retries: int = 0
+
+
+@dataclass(slots=True)
+class _AppendJob:
+    events: Sequence[Event]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[list[AppendOutcome]]
+
+
+@dataclass(slots=True)
+class _WorkJob:
+    work: Callable[[sqlite3.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+_Job = _AppendJob | _WorkJob
+
+# Put in the queue by close(): the thread finishes the jobs queued before it, then stops.
+_STOP = object()
+
+
+class Writer:
+    """Runs every write of one store on one thread, in transactions."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        appender: EventAppender,
+        *,
+        max_group_events: int = MAX_GROUP_EVENTS,
+    ) -> None:
+        self.stats = WriterStats()
+        self._connect = connect
+        self._appender = appender
+        self._max_group_events = max_group_events
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        """Start the thread and wait until its connection is open.
+
+        Raises ``StoreError`` when the connection cannot be opened.
+        """
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(started,), name="datastreams-sqlite-writer", daemon=True
+        )
+        self._thread.start()
+        await asyncio.wrap_future(started)
+
+    async def append(self, events: Sequence[Event]) -> list[AppendOutcome]:
+        """Append events in a transaction shared with other waiting appends.
+
+        Returns the outcomes once that transaction has committed.
+        """
+        if not events:
+            return []
+
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[AppendOutcome]] = loop.create_future()
+        self._submit(_AppendJob(tuple(events), loop, future))
+        return await future
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(connection)`` in a transaction of its own and return its result.
+
+        ``work`` raises a ``DataStreamsError`` to roll back with that error; other
+        exceptions roll back too and reach the caller as ``StoreError``.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._submit(_WorkJob(work, loop, future))
+        return await future
+
+    async def close(self) -> None:
+        """Finish every job queued so far, then stop the thread and close its connection."""
+        if self._thread is None or self._closing:
+            return
+
+        self._closing = True
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+
+    def _submit(self, job: _Job) -> None:
+        if self._thread is None or self._closing:
+            raise StoreError("the store is closed; open it before writing")
+        if not self._thread.is_alive():
+            raise StoreError("the writer thread has stopped; see the log for its error")
+        self._queue.put(job)
+
+    # Everything below runs on the writer thread. -----------------------------------
+
+    def _run(self, started: concurrent.futures.Future[None]) -> None:
+        try:
+            connection = self._connect()
+        except sqlite3.Error as exc:
+            error = translate_error(exc)
+            error.__cause__ = exc
+            started.set_exception(error)
+            return
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+
+        started.set_result(None)
+        try:
+            self._serve(connection)
+        finally:
+            connection.close()
+            self._fail_waiting_jobs()
+
+    def _serve(self, connection: sqlite3.Connection) -> None:
+        carried: _Job | object | None = None
+
+        while True:
+            job = carried if carried is not None else self._queue.get()
+            carried = None
+
+            if job is _STOP:
+                return
+
+            if isinstance(job, _WorkJob):
+                self._run_work(connection, job)
+                continue
+
+            assert isinstance(job, _AppendJob)
+            group, carried = self._take_group(job)
+            self._commit_group(connection, group)
+
+    def _take_group(self, first: _AppendJob) -> tuple[list[_AppendJob], _Job | object | None]:
+        """Collect the appends already waiting behind ``first``, within the event bound.
+
+        Returns the group and the job that ended it, if any, to run next: a
+        non-append job is never reordered ahead of or behind the appends around it.
+        """
+        group = [first]
+        event_count = len(first.events)
+
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return group, None
+
+            if not isinstance(job, _AppendJob):
+                return group, job
+            if event_count + len(job.events) > self._max_group_events:
+                return group, job
+
+            group.append(job)
+            event_count += len(job.events)
+
+    def _commit_group(self, connection: sqlite3.Connection, group: list[_AppendJob]) -> None:
+        batches = [job.events for job in group]
+
+        try:
+            results = self._transaction(
+                connection, lambda conn: self._appender.append(conn, batches)
+            )
+        except Exception as exc:
+            if len(group) == 1:
+                self._fail(group[0], exc)
+                return
+
+            # One bad batch must not fail the others: retry each alone.
+            self.stats.group_retries += 1
+            logger.warning(
+                "Group commit of %d batches failed, retrying each batch alone: %s",
+                len(group),
+                exc,
+                extra={"action": "group_commit_retry", "batches": len(group)},
+            )
+            for job in group:
+                self._commit_group(connection, [job])
+            return
+
+        event_count = sum(len(batch) for batch in batches)
+        self.stats.append_groups += 1
+        self.stats.appended_batches += len(group)
+        self.stats.appended_events += event_count
+        self.stats.largest_group_events = max(self.stats.largest_group_events, event_count)
+
+        for job, outcomes in zip(group, results, strict=True):
+            _resolve(job, outcomes, None)
+
+    def _run_work(self, connection: sqlite3.Connection, job: _WorkJob) -> None:
+        try:
+            result = self._transaction(connection, job.work)
+        except Exception as exc:
+            self._fail(job, exc)
+            return
+        _resolve(job, result, None)
+
+    def _transaction(
+        self, connection: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        try:
+            # IMMEDIATE takes the write lock now rather than at the first write, so a
+            # lock held by another process is waited for (busy_timeout) instead of
+            # failing the transaction halfway.
+            connection.execute("BEGIN IMMEDIATE")
+            result = body(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            self._rollback(connection)
+            raise
+
+        self.stats.commits += 1
+        return result
+
+    def _rollback(self, connection: sqlite3.Connection) -> None:
+        self._appender.forget_routing()
+        if not connection.in_transaction:
+            return
+
+        self.stats.rollbacks += 1
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            logger.error("Rollback failed: %s", exc, extra={"action": "writer_rollback_failed"})
+
+    def _fail(self, job: _Job, exc: Exception) -> None:
+        if isinstance(exc, DataStreamsError) and not isinstance(exc, StoreError):
+            # A rule of the store (not found, conflict, invalid) that the caller handles.
+            _resolve(job, None, exc)
+            return
+
+        if isinstance(exc, StoreError):
+            error: DataStreamsError = exc
+        elif isinstance(exc, sqlite3.Error):
+            error = translate_error(exc)
+            error.__cause__ = exc
+        else:
+            error = StoreError(f"writing to the database failed: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+
+        logger.error(
+            "Write transaction failed: %s",
+            exc,
+            extra={"action": "writer_failed", "error_type": type(exc).__name__},
+        )
+        _resolve(job, None, error)
+
+    def _fail_waiting_jobs(self) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(job, _AppendJob | _WorkJob):
+                _resolve(job, None, StoreError("the store was closed before the write ran"))
+
+
+def _resolve(job: _Job, result: Any, error: BaseException | None) -> None:
+    try:
+        job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+    except RuntimeError:
+        # The caller's event loop is closed, so no caller is waiting for this result.
+        logger.warning(
+            "Dropped the result of a write: its event loop is closed",
+            extra={"action": "writer_result_dropped"},
+        )
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -1,0 +1,189 @@
+"""The runtime of one process: the open store, the services built on it, background loops.
+
+``serve`` runs a ``Runtime`` as the web application's lifespan; the administrative
+commands of the command line run one without background loops. Two loops run in
+``serve``:
+
+- the retention loop removes stored events older than ``event_retention_s`` (the
+  store keeps events that still have queued deliveries);
+- the configuration poll reads the store's configuration epoch every half second and
+  notifies listeners (such as the API's key cache) when another process changed domains,
+  keys or streams, so those changes apply within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+from datastreams.domains import DomainService
+from datastreams.events.catalogue import Catalogue, load_catalogue
+from datastreams.events.timefmt import format_time
+from datastreams.security.keys import ApiKeyService
+from datastreams.security.secrets import SecretBox, load_secret_box
+from datastreams.settings import Settings
+from datastreams.store.base import Store
+from datastreams.streams.service import StreamService
+
+logger = logging.getLogger(__name__)
+
+CONFIG_POLL_INTERVAL_S = 0.5
+
+
+class Runtime:
+    """Opens the store, builds the services and runs the background loops of one process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        catalogue: Catalogue | None = None,
+        background: bool = True,
+        config_poll_interval_s: float = CONFIG_POLL_INTERVAL_S,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        self.domains = DomainService(store)
+        self.keys = ApiKeyService(store)
+        self._secret_box: SecretBox | None = None
+        self._background = background
+        self._config_poll_interval_s = config_poll_interval_s
+        self._config_listeners: list[Callable[[], None]] = []
+        self._config_epoch: int | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._opened = False
+
+    @property
+    def secret_box(self) -> SecretBox:
+        """The box that encrypts stream secrets, loaded on first use.
+
+        Loading may create the key file beside the database, so commands that never
+        touch streams do not load it.
+        """
+        if self._secret_box is None:
+            self._secret_box = load_secret_box(self.settings.encryption_key, self.settings.db)
+        return self._secret_box
+
+    def is_known_type(self, event_type: str) -> bool:
+        """Return whether the catalogue lists ``event_type``."""
+        return event_type in self.catalogue
+
+    def streams(self, *, actor: str | None = None) -> StreamService:
+        """Return the stream service; ``actor`` names who makes changes in audit events."""
+        return StreamService(
+            self.store,
+            self.secret_box,
+            is_known_type=self.is_known_type,
+            strict_event_types=self.settings.strict_event_types,
+            actor=actor,
+        )
+
+    def on_config_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever domains, keys or streams change, in any process."""
+        self._config_listeners.append(listener)
+
+    def notify_config_change(self) -> None:
+        """Tell the listeners about a change this process made, without waiting for the poll."""
+        for listener in self._config_listeners:
+            listener()
+
+    async def start(self) -> None:
+        """Open the store and, with background loops, load the secret box and start the loops."""
+        await self.store.open()
+        self._opened = True
+
+        if self._background:
+            try:
+                # Loaded now, so a missing or invalid key stops the start rather than
+                # the first request that touches a stream.
+                _ = self.secret_box
+                self._config_epoch = await self.store.config_epoch()
+            except BaseException:
+                await self.close()
+                raise
+            self._tasks = [
+                asyncio.create_task(self._poll_config_epoch(), name="config-epoch-poll"),
+                asyncio.create_task(self._run_retention(), name="retention"),
+            ]
+
+        logger.debug("Runtime started", extra={"action": "runtime_started"})
+
+    async def close(self) -> None:
+        """Stop the background loops and close the store."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+        if self._opened:
+            self._opened = False
+            await self.store.close()
+        logger.debug("Runtime closed", extra={"action": "runtime_closed"})
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def check_config_epoch(self) -> bool:
+        """Read the configuration epoch once; notify the listeners and return True if it moved."""
+        epoch = await self.store.config_epoch()
+        if epoch == self._config_epoch:
+            return False
+
+        self._config_epoch = epoch
+        self.notify_config_change()
+        return True
+
+    async def purge_expired_events(self) -> int:
+        """Delete the events received longer than ``event_retention_s`` ago; return how many."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.event_retention_s)
+        removed = await self.store.purge_expired_events(format_time(cutoff))
+        if removed:
+            logger.info(
+                "Removed %d expired events",
+                removed,
+                extra={"action": "events_purged", "count": removed},
+            )
+        return removed
+
+    async def _poll_config_epoch(self) -> None:
+        while True:
+            await asyncio.sleep(self._config_poll_interval_s)
+            try:
+                await self.check_config_epoch()
+            except Exception:
+                # The next poll retries; until then cached keys and scopes stay in use.
+                logger.warning(
+                    "Reading the configuration epoch failed",
+                    exc_info=True,
+                    extra={"action": "config_epoch_poll_failed"},
+                )
+
+    async def _run_retention(self) -> None:
+        while True:
+            try:
+                await self.purge_expired_events()
+            except Exception:
+                logger.warning(
+                    "Removing expired events failed; retrying in %d s",
+                    self.settings.retention_interval_s,
+                    exc_info=True,
+                    extra={"action": "events_purge_failed"},
+                )
+            await asyncio.sleep(self.settings.retention_interval_s)

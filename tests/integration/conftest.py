@@ -1,0 +1,42 @@
+"""Fixtures of the integration tests: one real service for the session, on 127.0.0.1.
+
+The session server has its own SQLite file. Tenants are created with the real command
+line before it starts:
+
+    acme (root) -> acme.eu        globex (root)
+
+with an admin and a producer key for acme and globex, and a producer key for acme.eu.
+The server runs with small limits (``SMALL_LIMITS``), so size tests send kilobytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from service_process import SMALL_LIMITS, ServerProcess, Tenants, create_tenants, start_server
+
+
+@pytest.fixture(scope="session")
+def session_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service") / "datastreams.db"
+
+
+@pytest.fixture(scope="session")
+def tenants(session_db: Path) -> Tenants:
+    return create_tenants(session_db)
+
+
+@pytest.fixture(scope="session")
+def server(session_db: Path, tenants: Tenants) -> Iterator[ServerProcess]:
+    running = start_server(session_db, env=SMALL_LIMITS)
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def http(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10.0) as client:
+        yield client

@@ -139,8 +139,7 @@ def serve(**flags: Any) -> None:
     from datastreams.logs import configure_logging
 
     settings = resolve_settings(flags)
-    # NOTE: JSON log lines need a ``log_format`` setting; until one exists, text is used.
-    configure_logging(settings.log_level, log_format=getattr(settings, "log_format", "text"))
+    configure_logging(settings.log_level, log_format=settings.log_format)
 
     listening = bind_socket(settings.host, settings.port)
     try:

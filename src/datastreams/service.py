@@ -23,6 +23,7 @@ from types import TracebackType
 from datastreams.domains import DomainService
 from datastreams.events.catalogue import Catalogue, load_catalogue
 from datastreams.events.timefmt import format_time
+from datastreams.security.endpoints import check_endpoint_on_save
 from datastreams.security.keys import ApiKeyService
 from datastreams.security.secrets import SecretBox, load_secret_box
 from datastreams.settings import Settings
@@ -82,7 +83,12 @@ class Runtime:
             is_known_type=self.is_known_type,
             strict_event_types=self.settings.strict_event_types,
             actor=actor,
+            endpoint_checker=self.check_endpoint,
         )
+
+    async def check_endpoint(self, url: str) -> tuple[str | None, str | None]:
+        """Check an HTTPS endpoint against the address rules when a stream is saved."""
+        return await check_endpoint_on_save(url, self.settings.allowed_endpoint_networks)
 
     def on_config_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever domains, keys or streams change, in any process."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 from datastreams.errors import SettingsError
+from datastreams.security.endpoints import IPNetwork, parse_networks
 
 ENV_PREFIX = "DATASTREAMS_"
 
@@ -46,6 +47,35 @@ def _parse_port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
         raise ValueError("must be a port number from 0 to 65535")
+    return value
+
+
+def _parse_positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _parse_networks(raw: str) -> tuple[IPNetwork, ...]:
+    return parse_networks(raw)
+
+
+def _parse_existing_file(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not os.path.isfile(raw):
+        raise ValueError("file not found")
+    return raw
+
+
+def _parse_log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"text", "json"}:
+        raise ValueError("must be text or json")
     return value
 
 
@@ -128,7 +158,32 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "SQLite database is used (created with mode 0600).",
         secret=True,
     ),
+    SettingSpec(
+        "allowed_endpoint_networks",
+        (),
+        _parse_networks,
+        "Comma-separated CIDR networks that HTTPS endpoints may resolve to although they "
+        "are not public, such as 127.0.0.0/8 for development.",
+    ),
+    SettingSpec(
+        "tls_ca_file",
+        None,
+        _parse_existing_file,
+        "PEM file of extra certificate authorities trusted for HTTPS endpoints.",
+    ),
+    SettingSpec(
+        "shutdown_grace_s",
+        5.0,
+        _parse_positive_float,
+        "On SIGTERM, how long in-flight deliveries may take to finish, in seconds.",
+    ),
     SettingSpec("log_level", "INFO", _parse_log_level, "Lowest level of log records written."),
+    SettingSpec(
+        "log_format",
+        "text",
+        _parse_log_format,
+        "Log line format: text, or json for one JSON object a line.",
+    ),
 )
 
 SETTINGS_BY_NAME = {spec.name: spec for spec in SETTINGS}
@@ -148,7 +203,11 @@ class Settings:
     retention_interval_s: int = 300
     strict_event_types: bool = False
     encryption_key: Secret | None = None
+    allowed_endpoint_networks: tuple[IPNetwork, ...] = ()
+    tls_ca_file: str | None = None
+    shutdown_grace_s: float = 5.0
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{item.name}={getattr(self, item.name)!r}" for item in fields(self))

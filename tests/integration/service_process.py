@@ -34,9 +34,17 @@ SMALL_LIMITS = {
 FIREHOSE_ROLE_ARN = "arn:aws:iam::123456789012:role/datastreams"
 
 
+# Endpoints in tests point at loopback only, which the address check must admit.
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+
+
 def clean_environment(**variables: str) -> dict[str, str]:
-    """Return this process's environment without ``DATASTREAMS_*`` variables, plus ``variables``."""
+    """Return this process's environment without ``DATASTREAMS_*`` variables, plus ``variables``.
+
+    Loopback endpoints are admitted unless ``variables`` says otherwise.
+    """
     env = {name: value for name, value in os.environ.items() if not name.startswith("DATASTREAMS_")}
+    env["DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS"] = LOOPBACK_NETWORKS
     env.update(variables)
     return env
 

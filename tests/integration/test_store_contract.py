@@ -92,7 +92,7 @@ def make_stream(
     enabled: bool = True,
     filters: list[dict[str, Any]] | None = None,
 ) -> StreamRecord:
-    config: dict[str, Any] = {"https": {"endpoints": ["https://example.invalid/in"]}}
+    config: dict[str, Any] = {"https": {"endpoints": ["https://localhost:9/in"]}}
     if filters is not None:
         config["filters"] = filters
     return StreamRecord(
@@ -498,7 +498,7 @@ async def test_stream_update(open_store: StoreOpener) -> None:
         description="new description",
         enabled=False,
         version=created.version,
-        config={"https": {"endpoints": ["https://example.invalid/other"]}},
+        config={"https": {"endpoints": ["https://localhost:9/other"]}},
         secrets=b"new-token",
     )
     updated = await store.update_stream(change, 1, audit("d1", "DataStreamConfigurationChanged"))

@@ -17,11 +17,13 @@ Networks listed in ``DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS`` (for example
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
@@ -166,3 +168,38 @@ async def resolve_for_check(host: str, port: int, resolver: Any = None) -> list[
         if resolver is None:
             await active.close()
     return [result["host"] for result in results]
+
+
+# A name that does not resolve within this time when a stream is saved is accepted
+# with a warning; deliveries check the addresses again on every new connection.
+SAVE_RESOLVE_TIMEOUT_S = 2.0
+
+
+async def check_endpoint_on_save(
+    url: str, allowed: Sequence[IPNetwork], resolver: Any = None
+) -> tuple[str | None, str | None]:
+    """Check an endpoint when a stream is saved; return ``(error, warning)``.
+
+    An IP literal or a name resolving to a forbidden address gives an error. A name
+    that does not resolve now gives a warning, because it may resolve later.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or 443
+
+    address = literal_address(host)
+    if address is not None:
+        reason = forbidden_reason(address, allowed)
+        return (None if reason is None else f"{address} {reason}"), None
+
+    try:
+        async with asyncio.timeout(SAVE_RESOLVE_TIMEOUT_S):
+            addresses = await resolve_for_check(host, port, resolver)
+    except (OSError, TimeoutError) as exc:
+        return None, f"{host} does not resolve now ({exc or 'timed out'}); delivery will retry"
+
+    try:
+        check_addresses(host, addresses, allowed)
+    except ForbiddenEndpointAddress as exc:
+        return exc.message, None
+    return None, None

@@ -8,13 +8,16 @@ written in one transaction. The API, the command line and the web pages all use 
 
 from __future__ import annotations
 
+import base64
+import copy
 import dataclasses
 import logging
 import os
+import secrets as secrets_module
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datastreams.errors import Conflict, FieldError, ValidationError
@@ -37,6 +40,14 @@ logger = logging.getLogger(__name__)
 STREAM_CREATED = "DataStreamConfigurationCreated"
 STREAM_CHANGED = "DataStreamConfigurationChanged"
 STREAM_DELETED = "DataStreamConfigurationDeleted"
+
+# After a signing secret changes, requests carry a signature with the previous secret
+# too for this long, so receivers can switch secrets without rejecting requests.
+PREVIOUS_SECRET_VALIDITY_S = 86_400
+# Checks one endpoint URL when a stream is saved and returns ``(error, warning)``.
+EndpointChecker = Callable[[str], Awaitable[tuple[str | None, str | None]]]
+
+ROTATION_MEMBERS = ("previousSigningSecret", "previousSigningSecretExpiresAtS")
 
 # The representation of a changed stream and the warnings about its filters. Defined
 # here because the ``list`` method hides the builtin inside the class body.
@@ -109,8 +120,10 @@ class StreamService:
         is_known_type: Callable[[str], bool],
         strict_event_types: bool,
         actor: str | None = None,
+        endpoint_checker: EndpointChecker | None = None,
     ) -> None:
         self._store = store
+        self._endpoint_checker = endpoint_checker
         self._secret_box = secret_box
         self._is_known_type = is_known_type
         self._strict_event_types = strict_event_types
@@ -124,6 +137,7 @@ class StreamService:
         """
         domain = await self._store.get_domain(domain_id)
         draft = self._parse(body, domain, current=None)
+        await self._check_endpoints(draft)
 
         now = now_time()
         record = StreamRecord(
@@ -181,6 +195,7 @@ class StreamService:
         _check_version(current, read_version(body))
 
         draft = self._parse(body, domain, current=current)
+        await self._check_endpoints(draft)
         updated = await self._update(current, draft)
         return self.to_api(updated, domain), draft.warnings
 
@@ -207,6 +222,7 @@ class StreamService:
             body["version"] = patch["version"]
 
         draft = self._parse(body, domain, current=current)
+        await self._check_endpoints(draft)
         updated = await self._update(current, draft)
         return self.to_api(updated, domain), draft.warnings
 
@@ -250,15 +266,52 @@ class StreamService:
         """Return the decrypted secrets of a stream: ``{"headers": {...}, "signingSecret": ...}``.
 
         A stream without secrets gives no headers and a ``None`` signing secret.
+        During a rotation, ``previousSigningSecret`` and
+        ``previousSigningSecretExpiresAtS`` (Unix seconds) are present too.
         """
         if record.secrets is None:
             return {"headers": {}, "signingSecret": None}
 
         secrets = self._secret_box.decrypt_json(record.secrets)
-        return {
+        result = {
             "headers": dict(secrets.get("headers") or {}),
             "signingSecret": secrets.get("signingSecret"),
         }
+        for member in ROTATION_MEMBERS:
+            if secrets.get(member) is not None:
+                result[member] = secrets[member]
+        return result
+
+    async def rotate_signing_secret(
+        self, domain_id: str, stream_id: str
+    ) -> tuple[dict[str, Any], str]:
+        """Generate a new signing secret for an HTTPS stream; return the stream and the secret.
+
+        The previous secret stays valid for ``PREVIOUS_SECRET_VALIDITY_S``, during which
+        requests carry both signatures. The new secret is returned only here.
+        """
+        domain = await self._store.get_domain(domain_id)
+        current = await self._store.get_stream(domain_id, stream_id)
+        if current.type != "https":
+            raise ValidationError(
+                fields=[FieldError("type", current.type, "only https streams are signed")]
+            )
+
+        new_secret = generate_signing_secret()
+        secrets = self.read_secrets(current)
+        secrets["signingSecret"] = new_secret
+        config = copy.deepcopy(current.config)
+        config["https"]["signingSecretSet"] = True
+        draft = StreamDraft(
+            type=current.type,
+            name=current.name,
+            description=current.description,
+            enabled=current.enabled,
+            config=config,
+            secrets=secrets,
+        )
+        updated = await self._update(current, draft)
+        return self.to_api(updated, domain), new_secret
 
     # Helpers ----------------------------------------------------------------------
 
@@ -273,8 +326,27 @@ class StreamService:
             strict_event_types=self._strict_event_types,
         )
 
+    async def _check_endpoints(self, draft: StreamDraft) -> None:
+        """Reject endpoints that resolve to forbidden addresses; warn about unresolved names."""
+        https = draft.config.get("https")
+        if self._endpoint_checker is None or not https:
+            return
+
+        errors: list[FieldError] = []
+        for index, url in enumerate(https["endpoints"]):
+            error, warning = await self._endpoint_checker(url)
+            if error is not None:
+                errors.append(FieldError(f"https.endpoints[{index}]", url, error))
+            if warning is not None:
+                draft.warnings.append(f"https.endpoints[{index}]: {warning}")
+
+        if errors:
+            raise ValidationError(fields=errors)
+
     async def _update(self, current: StreamRecord, draft: StreamDraft) -> StreamRecord:
         now = now_time()
+        if draft.secrets is not None:
+            _carry_rotation(self.read_secrets(current), draft.secrets)
         changed = StreamRecord(
             id=current.id,
             domain_id=current.domain_id,
@@ -338,6 +410,32 @@ class StreamService:
                 "version": record.version,
             },
         )
+
+
+def generate_signing_secret() -> str:
+    """Return a new Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets_module.token_bytes(32)).decode("ascii")
+
+
+def _carry_rotation(stored: dict[str, Any], new: dict[str, Any]) -> None:
+    """Keep an old signing secret valid for a while after the secret changes.
+
+    A changed secret makes the stored one the previous secret; an unchanged secret
+    keeps a rotation in progress; a removed secret ends signing altogether.
+    """
+    stored_secret = stored.get("signingSecret")
+    new_secret = new.get("signingSecret")
+
+    if new_secret is None:
+        return
+    if new_secret == stored_secret:
+        for member in ROTATION_MEMBERS:
+            if member in stored:
+                new[member] = stored[member]
+        return
+    if stored_secret is not None:
+        new["previousSigningSecret"] = stored_secret
+        new["previousSigningSecretExpiresAtS"] = time.time() + PREVIOUS_SECRET_VALIDITY_S
 
 
 def _check_version(current: StreamRecord, version: int | None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import orjson
 
@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 class EventAppender:
     """Inserts events and their deliveries into the log and the stream queues.
 
-    Keeps a routing table and rebuilds it when the configuration epoch moves. Not
-    thread-safe: only the writer thread uses it.
+    Keeps a routing table and rebuilds it when the configuration epoch moves. Also
+    collects the ids of the streams that got deliveries in the open transaction, which
+    the writer takes after the commit. Not thread-safe: only the writer thread uses it.
     """
 
     def __init__(self, queries: Mapping[str, str], now: Callable[[], str]) -> None:
@@ -33,6 +34,7 @@ class EventAppender:
         self._now = now
         self._routing: RoutingTable | None = None
         self._routing_epoch: int | None = None
+        self._queued_stream_ids: set[str] = set()
 
     def append(
         self, connection: sqlite3.Connection, batches: Sequence[Sequence[Event]]
@@ -111,6 +113,20 @@ class EventAppender:
         )
         return self._routing
 
+    def note_queued(self, stream_ids: Iterable[str]) -> None:
+        """Add to the streams that got deliveries in the open transaction.
+
+        ``append`` calls it itself; other writes that queue deliveries (a replay, a
+        redrive) call it so that the writer announces them after the commit.
+        """
+        self._queued_stream_ids.update(stream_ids)
+
+    def take_queued_stream_ids(self) -> set[str]:
+        """Return the streams noted since the last call and start a new set."""
+        taken = self._queued_stream_ids
+        self._queued_stream_ids = set()
+        return taken
+
     def forget_routing(self) -> None:
         """Drop the routing table after a rollback.
 
@@ -153,3 +169,4 @@ class EventAppender:
 
         if delivery_rows:
             connection.executemany(self._queries["insert_delivery"], delivery_rows)
+            self.note_queued(row[0] for row in delivery_rows)

@@ -7,7 +7,18 @@ from typing import Any, cast
 
 import orjson
 
-from datastreams.store.records import ApiKeyRecord, ApiKeyRole, Domain, StoredEvent, StreamRecord
+from datastreams.store.records import (
+    ApiKeyRecord,
+    ApiKeyRole,
+    AttemptRecord,
+    DeadLetter,
+    Domain,
+    MinuteStats,
+    QueuedDelivery,
+    StoredEvent,
+    StreamRecord,
+    StreamStatus,
+)
 
 
 def domain_from_row(row: sqlite3.Row) -> Domain:
@@ -76,4 +87,79 @@ def stored_event_from_row(row: sqlite3.Row) -> StoredEvent:
         time=row["time"],
         received_at=row["received_at"],
         line=bytes(row["line"]),
+    )
+
+
+def queued_delivery_from_row(row: sqlite3.Row) -> QueuedDelivery:
+    return QueuedDelivery(
+        seq=row["seq"],
+        guid=row["guid"],
+        domain_id=row["domain_id"],
+        type=row["type"],
+        time=row["time"],
+        line=bytes(row["line"]),
+        queued_at=row["queued_at"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )
+
+
+def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        at=row["at"],
+        outcome=row["outcome"],
+        records=row["records"],
+        endpoint=row["endpoint"],
+        status=row["status"],
+        error_code=row["error_code"],
+        message=row["message"],
+        latency_ms=row["latency_ms"],
+    )
+
+
+def attempt_params(stream_id: str, attempt: AttemptRecord) -> dict[str, Any]:
+    return {
+        "stream_id": stream_id,
+        "at": attempt.at,
+        "outcome": attempt.outcome,
+        "records": attempt.records,
+        "endpoint": attempt.endpoint,
+        "status": attempt.status,
+        "error_code": attempt.error_code,
+        "message": attempt.message,
+        "latency_ms": attempt.latency_ms,
+    }
+
+
+def minute_stats_from_row(row: sqlite3.Row) -> MinuteStats:
+    return MinuteStats(minute=row["minute"], delivered=row["delivered"], failed=row["failed"])
+
+
+def stream_status_from_row(row: sqlite3.Row) -> StreamStatus:
+    return StreamStatus(
+        state=row["state"],
+        queue_depth=row["queue_depth"],
+        oldest_queued_at=row["oldest_queued_at"],
+        delivered=row["delivered"],
+        failed=row["failed"],
+        dead_letters=row["dead_letters"],
+        last_error=row["last_error"],
+        last_delivered_at=row["last_delivered_at"],
+    )
+
+
+def dead_letter_from_row(row: sqlite3.Row) -> DeadLetter:
+    return DeadLetter(
+        id=row["id"],
+        stream_id=row["stream_id"],
+        seq=row["seq"],
+        guid=row["guid"],
+        domain_id=row["domain_id"],
+        type=row["type"],
+        time=row["time"],
+        line=bytes(row["line"]),
+        error=row["error"],
+        attempts=row["attempts"],
+        queued_at=row["queued_at"],
+        dead_at=row["dead_at"],
     )

@@ -71,12 +71,11 @@ CREATE INDEX events_received_at ON events (received_at);
 
 CREATE INDEX events_domain_id_seq ON events (domain_id, seq);
 
--- One row per (stream, event) still to deliver or given up on. status is 'queued'
--- or 'dead'; it has no CHECK so that later states need no table rebuild.
--- Deleting a stream deletes its queue. Deleting an event (retention skips events
--- with a queued delivery) deletes its remaining rows.
--- NOTE: dead letters with their own copy of the event, delivery attempts and
--- dispatcher leases are still to come, in later migrations.
+-- One row per (stream, event) still to deliver. status is 'queued'; it has no CHECK
+-- so that later states need no table rebuild. A delivery given up on moves to
+-- dead_letters. Deleting a stream deletes its queue. Deleting an event (retention
+-- skips events with a queued delivery) deletes its remaining rows.
+-- NOTE: dispatcher leases are still to come, in a later migration.
 CREATE TABLE deliveries (
     stream_id TEXT NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
     event_seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
@@ -151,3 +150,69 @@ CREATE TRIGGER streams_delete_epoch AFTER DELETE ON streams
 BEGIN
     UPDATE config_epoch SET epoch = epoch + 1 WHERE id = 1;
 END;
+
+-- A dead letter keeps its own copy of the event, so retention may delete the event
+-- from the log and a redrive can still restore it with its original seq and guid.
+-- AUTOINCREMENT keeps an id from being used twice, because clients redrive and
+-- delete dead letters by id.
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id TEXT NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    event_seq INTEGER NOT NULL,
+    guid TEXT NOT NULL,
+    domain_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    time TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    line BLOB NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    queued_at TEXT NOT NULL,
+    dead_at TEXT NOT NULL
+);
+
+-- Lists page by id; a redrive or delete by time range selects on the event's time.
+CREATE INDEX dead_letters_stream_id ON dead_letters (stream_id, id);
+
+CREATE INDEX dead_letters_stream_time ON dead_letters (stream_id, time);
+
+-- The latest calls to each stream's destination. The store deletes the oldest rows
+-- beyond a fixed number per stream in the transaction that inserts new ones.
+CREATE TABLE delivery_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id TEXT NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    endpoint TEXT,
+    status INTEGER,
+    error_code TEXT,
+    message TEXT,
+    latency_ms REAL NOT NULL DEFAULT 0
+);
+
+CREATE INDEX delivery_attempts_stream_id ON delivery_attempts (stream_id, id);
+
+-- Events delivered and failed per stream and minute. minute is the canonical time
+-- cut to the minute, such as '2024-01-01T10:05:00Z'. The store deletes rows older
+-- than seven days.
+CREATE TABLE stream_minute_stats (
+    stream_id TEXT NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    minute TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (stream_id, minute)
+) WITHOUT ROWID;
+
+-- A stream's delivery state and totals since it was created. failed_total counts
+-- the events that were retried or became dead letters. A stream without a row is
+-- idle and has delivered nothing.
+CREATE TABLE stream_status (
+    stream_id TEXT PRIMARY KEY REFERENCES streams (id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    last_error TEXT,
+    last_delivered_at TEXT,
+    delivered_total INTEGER NOT NULL DEFAULT 0,
+    failed_total INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);

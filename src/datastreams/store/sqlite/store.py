@@ -1,4 +1,6 @@
-"""The SQLite implementation of the ``Store`` protocol: one database file in WAL mode.
+"""The SQLite implementation of the ``Store`` and ``DeliveryStore`` protocols.
+
+The store is one database file in WAL mode.
 
 Reads run on worker threads (``asyncio.to_thread``) with pooled read-only
 connections. Every write runs on the single writer thread (see ``writer``), which
@@ -15,7 +17,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 
 import orjson
@@ -27,19 +29,32 @@ from datastreams.store.queries import load_queries
 from datastreams.store.records import (
     ApiKeyRecord,
     AppendOutcome,
+    AttemptRecord,
+    DeadLetter,
+    DeliveryOutcome,
     Domain,
+    MinuteStats,
+    QueuedDelivery,
+    Selection,
     StoredEvent,
     StreamRecord,
+    StreamStatus,
 )
 from datastreams.store.sqlite.appender import EventAppender
 from datastreams.store.sqlite.connection import ReadPool, connect, enable_wal, translate_error
+from datastreams.store.sqlite.delivery_queue import DeliveryQueue, minute_of, selection_query
 from datastreams.store.sqlite.migrations import apply_migrations
 from datastreams.store.sqlite.rows import (
     api_key_from_row,
+    attempt_from_row,
+    dead_letter_from_row,
     domain_from_row,
+    minute_stats_from_row,
+    queued_delivery_from_row,
     stored_event_from_row,
     stream_from_row,
     stream_params,
+    stream_status_from_row,
 )
 from datastreams.store.sqlite.writer import Writer, WriterStats
 
@@ -52,16 +67,30 @@ QUERIES = load_queries("sqlite_queries.sql")
 # Events deleted per retention transaction, so ingest waits at most one chunk.
 PURGE_CHUNK_ROWS = 10_000
 
+# Seqs of the log one replay step reads, so a replay transaction queues at most this
+# many deliveries and ingest waits for at most one step.
+REPLAY_CHUNK_ROWS = 10_000
+
+# Dead letters redriven or deleted per transaction. Smaller than the other chunks
+# because a redrive may copy each event's line back into the log.
+DEAD_LETTER_CHUNK_ROWS = 1_000
+
+AppendListener = Callable[[set[str]], None]
+
 
 class SQLiteStore:
     """Domains, keys, streams, the event log and the delivery queues in one SQLite file."""
 
     purge_chunk_rows = PURGE_CHUNK_ROWS
+    replay_chunk_rows = REPLAY_CHUNK_ROWS
+    dead_letter_chunk_rows = DEAD_LETTER_CHUNK_ROWS
 
     def __init__(self, path: str, *, now: Callable[[], str] | None = None) -> None:
         self.path = path
         self._now = now or now_time
         self._appender = EventAppender(QUERIES, self._now)
+        self._delivery_queue = DeliveryQueue(QUERIES, self._appender, self._now)
+        self._append_listeners: list[tuple[asyncio.AbstractEventLoop, AppendListener]] = []
         self._writer: Writer | None = None
         self._readers: ReadPool | None = None
 
@@ -77,7 +106,9 @@ class SQLiteStore:
 
         await asyncio.to_thread(self._prepare_database)
 
-        writer = Writer(partial(connect, self.path), self._appender)
+        writer = Writer(
+            partial(connect, self.path), self._appender, on_queued=self._schedule_listeners
+        )
         await writer.start()
         self._writer = writer
         self._readers = ReadPool(self.path)
@@ -259,6 +290,175 @@ class SQLiteStore:
         if row is None:
             raise StoreError("the config_epoch table has no row; the database is damaged")
         return int(row[0])
+
+    # Delivery queues ------------------------------------------------------------------
+
+    def add_append_listener(self, listener: AppendListener) -> None:
+        """Call ``listener`` with the ids of the streams that got deliveries, after each commit.
+
+        Call this from the event loop that should run ``listener``. The commits that
+        count are appends (stream changes append an audit event too), replays and
+        redrives. A listener that raises is logged and stays registered.
+        """
+        self._append_listeners.append((asyncio.get_running_loop(), listener))
+
+    async def fetch_queued(self, stream_id: str, limit: int) -> list[QueuedDelivery]:
+        params = {"stream_id": stream_id, "limit": limit}
+        rows = await self._read(partial(_fetch_all, "fetch_queued", params))
+        return [queued_delivery_from_row(row) for row in rows]
+
+    async def record_outcome(self, outcome: DeliveryOutcome) -> None:
+        """Write a dispatcher round; the outcome of a stream deleted meanwhile is dropped."""
+        recorded = await self._write(partial(self._delivery_queue.record_outcome, outcome))
+        if not recorded:
+            logger.info(
+                "Dropped the delivery outcome of stream %s: the stream was deleted",
+                outcome.stream_id,
+                extra={"action": "outcome_dropped", "stream_id": outcome.stream_id},
+            )
+
+    async def set_stream_state(self, stream_id: str, state: str, error: str | None) -> None:
+        """Store a stream's state; an unknown stream id (deleted meanwhile) is ignored."""
+        await self._write(partial(self._delivery_queue.set_state, stream_id, state, error))
+
+    async def stream_status(self, stream_id: str) -> StreamStatus:
+        """Return the stream's state and counters: ``idle`` and zeros for a stream without any."""
+        row = await self._read(partial(_fetch_one, "get_stream_status", {"stream_id": stream_id}))
+        assert row is not None
+        return stream_status_from_row(row)
+
+    async def list_attempts(self, stream_id: str, limit: int) -> list[AttemptRecord]:
+        params = {"stream_id": stream_id, "limit": limit}
+        rows = await self._read(partial(_fetch_all, "list_attempts", params))
+        return [attempt_from_row(row) for row in rows]
+
+    async def minute_stats(self, stream_id: str, since: str) -> list[MinuteStats]:
+        params = {"stream_id": stream_id, "since": minute_of(since)}
+        rows = await self._read(partial(_fetch_all, "list_minute_stats", params))
+        return [minute_stats_from_row(row) for row in rows]
+
+    async def list_dead_letters(
+        self, stream_id: str, *, limit: int = 100, after: int | None = None
+    ) -> list[DeadLetter]:
+        params = {"stream_id": stream_id, "limit": limit, "after": after}
+        rows = await self._read(partial(_fetch_all, "list_dead_letters", params))
+        return [dead_letter_from_row(row) for row in rows]
+
+    async def redrive_dead_letters(self, stream_id: str, selection: Selection) -> int:
+        """Queue the selected dead letters again, ``dead_letter_chunk_rows`` per transaction.
+
+        Ids of another stream's dead letters select nothing. ``ValidationError``
+        unless the selection gives exactly one of ids, a time range, or all.
+        """
+        kind, params = selection_query(stream_id, selection, self.dead_letter_chunk_rows)
+        queued = 0
+
+        while True:
+            chunk = partial(self._delivery_queue.redrive_chunk, kind, params)
+            chunk_queued, selected = await self._write(chunk)
+            queued += chunk_queued
+            if selected < self.dead_letter_chunk_rows:
+                break
+
+        logger.info(
+            "Redrove %d dead letters of stream %s",
+            queued,
+            stream_id,
+            extra={"action": "dead_letters_redriven", "stream_id": stream_id, "queued": queued},
+        )
+        return queued
+
+    async def delete_dead_letters(self, stream_id: str, selection: Selection) -> int:
+        """Delete the selected dead letters, ``dead_letter_chunk_rows`` per transaction.
+
+        ``ValidationError`` unless the selection gives exactly one of ids, a time
+        range, or all.
+        """
+        kind, params = selection_query(stream_id, selection, self.dead_letter_chunk_rows)
+        deleted = 0
+
+        while True:
+            chunk_deleted = await self._write(
+                partial(self._delivery_queue.delete_chunk, kind, params)
+            )
+            deleted += chunk_deleted
+            if chunk_deleted < self.dead_letter_chunk_rows:
+                break
+
+        logger.info(
+            "Deleted %d dead letters of stream %s",
+            deleted,
+            stream_id,
+            extra={"action": "dead_letters_deleted", "stream_id": stream_id, "deleted": deleted},
+        )
+        return deleted
+
+    async def replay(
+        self,
+        stream_id: str,
+        from_time: str,
+        to_time: str,
+        event_types: Callable[[str], bool],
+    ) -> int:
+        """Queue stored events again, reading ``replay_chunk_rows`` seqs of the log per step.
+
+        The replay covers the events stored when it starts. Each step reads on a
+        reader thread and queues its events in a write transaction of its own, so
+        appends run between the steps. ``NotFound`` for an unknown stream, also
+        when the stream is deleted during the replay.
+        """
+        row = await self._read(partial(_fetch_one, "get_stream_domain", {"id": stream_id}))
+        if row is None:
+            raise NotFound(f"stream {stream_id!r} not found")
+        domain_id = row["domain_id"]
+
+        seq_range = await self._read(partial(_fetch_one, "get_seq_range", {}))
+        assert seq_range is not None
+        after_seq = seq_range["first_seq"] - 1
+        last_seq = seq_range["last_seq"]
+
+        # A replay sees few distinct types, and the stream's filter may be costly.
+        type_passes = cache(event_types)
+        queued = 0
+
+        while after_seq < last_seq:
+            until_seq = min(after_seq + self.replay_chunk_rows, last_seq)
+            params = {
+                "domain_id": domain_id,
+                "after_seq": after_seq,
+                "until_seq": until_seq,
+                "from_time": from_time,
+                "to_time": to_time,
+            }
+            candidates = await self._read(partial(_fetch_all, "list_replay_candidates", params))
+
+            seqs = [candidate["seq"] for candidate in candidates if type_passes(candidate["type"])]
+            if seqs:
+                step = partial(self._delivery_queue.queue_replay, stream_id, seqs)
+                queued += await self._write(step)
+            after_seq = until_seq
+
+        logger.info(
+            "Replayed %d events from %s to %s to stream %s",
+            queued,
+            from_time,
+            to_time,
+            stream_id,
+            extra={"action": "replay_queued", "stream_id": stream_id, "queued": queued},
+        )
+        return queued
+
+    def _schedule_listeners(self, stream_ids: set[str]) -> None:
+        """Hand ``stream_ids`` to every append listener on its loop; runs on the writer thread."""
+        for loop, listener in tuple(self._append_listeners):
+            try:
+                loop.call_soon_threadsafe(_call_listener, listener, set(stream_ids))
+            except RuntimeError:
+                # The listener's loop is closed, so nothing waits for the news.
+                logger.debug(
+                    "Skipped an append listener: its event loop is closed",
+                    extra={"action": "append_listener_skipped"},
+                )
 
     # Write transactions (run on the writer thread) -----------------------------------
 
@@ -457,6 +657,17 @@ class SQLiteStore:
             raise translate_error(exc) from exc
         finally:
             connection.close()
+
+
+def _call_listener(listener: AppendListener, stream_ids: set[str]) -> None:
+    try:
+        listener(stream_ids)
+    except Exception:
+        logger.exception(
+            "An append listener failed for streams %s",
+            sorted(stream_ids),
+            extra={"action": "append_listener_failed"},
+        )
 
 
 def _run_read(readers: ReadPool, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -10,6 +10,9 @@ Group commit: appends waiting in the queue are taken together, up to
 ``synchronous=FULL`` every commit syncs the write-ahead log, so one sync then covers
 many callers. If the group fails, each caller's batch is retried in a transaction of
 its own, so only the batch that is at fault gets the error.
+
+After each commit that queued deliveries, the writer passes the ids of the streams
+that got them to ``on_queued``, still on the writer thread.
 """
 
 from __future__ import annotations
@@ -81,10 +84,12 @@ class Writer:
         appender: EventAppender,
         *,
         max_group_events: int = MAX_GROUP_EVENTS,
+        on_queued: Callable[[set[str]], None] | None = None,
     ) -> None:
         self.stats = WriterStats()
         self._connect = connect
         self._appender = appender
+        self._on_queued = on_queued
         self._max_group_events = max_group_events
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -260,10 +265,27 @@ class Writer:
             raise
 
         self.stats.commits += 1
+        self._announce_queued()
         return result
+
+    def _announce_queued(self) -> None:
+        stream_ids = self._appender.take_queued_stream_ids()
+        if not stream_ids or self._on_queued is None:
+            return
+
+        try:
+            self._on_queued(stream_ids)
+        except Exception:
+            # The commit is done; a failing announcement must not fail the write.
+            logger.exception(
+                "Announcing queued deliveries failed",
+                extra={"action": "queued_announce_failed", "streams": len(stream_ids)},
+            )
 
     def _rollback(self, connection: sqlite3.Connection) -> None:
         self._appender.forget_routing()
+        # The deliveries noted in this transaction are rolled back with it.
+        self._appender.take_queued_stream_ids()
         if not connection.in_transaction:
             return
 

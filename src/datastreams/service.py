@@ -1,8 +1,8 @@
 """The runtime of one process: the open store, the services built on it, background loops.
 
 ``serve`` runs a ``Runtime`` as the web application's lifespan; the administrative
-commands of the command line run one without background loops. Two loops run in
-``serve``:
+commands of the command line run one without background loops. In ``serve`` the
+delivery supervisor runs one dispatcher per enabled stream, and two loops run beside it:
 
 - the retention loop removes stored events older than ``event_retention_s`` (the
   store keeps events that still have queued deliveries);
@@ -20,6 +20,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
+from datastreams.delivery.service import DeliveryService
+from datastreams.delivery.sinks import SinkOptions
+from datastreams.delivery.supervisor import DeliverySupervisor
 from datastreams.domains import DomainService
 from datastreams.events.catalogue import Catalogue, load_catalogue
 from datastreams.events.timefmt import format_time
@@ -45,6 +48,7 @@ class Runtime:
         *,
         catalogue: Catalogue | None = None,
         background: bool = True,
+        deliver: bool | None = None,
         config_poll_interval_s: float = CONFIG_POLL_INTERVAL_S,
     ) -> None:
         self.settings = settings
@@ -59,6 +63,8 @@ class Runtime:
         self._config_epoch: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._opened = False
+        self.supervisor: DeliverySupervisor | None = None
+        self._deliver = deliver
 
     @property
     def secret_box(self) -> SecretBox:
@@ -85,6 +91,18 @@ class Runtime:
             actor=actor,
             endpoint_checker=self.check_endpoint,
         )
+
+    @property
+    def sink_options(self) -> SinkOptions:
+        """Settings that every sink of this process shares."""
+        return SinkOptions(
+            allowed_networks=self.settings.allowed_endpoint_networks,
+            tls_ca_file=self.settings.tls_ca_file,
+        )
+
+    def deliveries(self, *, actor: str | None = None) -> DeliveryService:
+        """Return the service for status, dead letters, replay and the Test action."""
+        return DeliveryService(self.store, self.streams(actor=actor), self.sink_options)
 
     async def check_endpoint(self, url: str) -> tuple[str | None, str | None]:
         """Check an HTTPS endpoint against the address rules when a stream is saved."""
@@ -118,10 +136,28 @@ class Runtime:
                 asyncio.create_task(self._run_retention(), name="retention"),
             ]
 
+        deliver = self._background if self._deliver is None else self._deliver
+        if deliver:
+            self.supervisor = DeliverySupervisor(
+                self.store,
+                self.catalogue,
+                self.streams().read_secrets,
+                self.sink_options,
+            )
+            await self.supervisor.start()
+
         logger.debug("Runtime started", extra={"action": "runtime_started"})
 
     async def close(self) -> None:
-        """Stop the background loops and close the store."""
+        """Stop the dispatchers and background loops, then close the store.
+
+        Dispatchers get ``shutdown_grace_s`` to finish their requests; what they do
+        not finish stays queued and is sent after the next start.
+        """
+        if self.supervisor is not None:
+            await self.supervisor.stop(self.settings.shutdown_grace_s)
+            self.supervisor = None
+
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -7,16 +7,24 @@ line before it starts:
 
 with an admin and a producer key for acme and globex, and a producer key for acme.eu.
 The server runs with small limits (``SMALL_LIMITS``), so size tests send kilobytes.
+
+Delivery tests instead get a server of their own per test (``env``), with HTTPS
+receivers on 127.0.0.1 whose certificates come from one trustme CA that the server
+trusts through ``DATASTREAMS_TLS_CA_FILE``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
+from delivery_env import DeliveryEnv
 from service_process import SMALL_LIMITS, ServerProcess, Tenants, create_tenants, start_server
+
+from datastreams.receiver import Receiver, ReceiverConfig
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +48,27 @@ def server(session_db: Path, tenants: Tenants) -> Iterator[ServerProcess]:
 def http(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10.0) as client:
         yield client
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+async def receiver(ca: trustme.CA) -> AsyncIterator[Receiver]:
+    async with Receiver(ReceiverConfig(), ca=ca) as started:
+        yield started
+
+
+@pytest.fixture
+async def backup_receiver(ca: trustme.CA) -> AsyncIterator[Receiver]:
+    async with Receiver(ReceiverConfig(), ca=ca) as started:
+        yield started
+
+
+@pytest.fixture
+def env(tmp_path: Path, ca: trustme.CA) -> Iterator[DeliveryEnv]:
+    delivery_env = DeliveryEnv.create(tmp_path, ca)
+    yield delivery_env
+    delivery_env.close()

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from datastreams import __version__
-from datastreams.api import domains, event_types, ingest, keys, streams
+from datastreams.api import delivery, domains, event_types, ingest, keys, streams
 from datastreams.api.auth import Authenticator, runtime_of
 from datastreams.api.bodies import json_response
 from datastreams.api.errors import install_error_handlers
@@ -43,7 +43,7 @@ def create_app(settings: Settings, store: Store, *, catalogue: Catalogue | None 
     app.state.authenticator = authenticator
 
     install_error_handlers(app)
-    for module in (domains, streams, keys, event_types, ingest):
+    for module in (domains, delivery, streams, keys, event_types, ingest):
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])

@@ -19,13 +19,12 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from datastreams.delivery.backoff import Backoff
 from datastreams.delivery.outbound import build_record, split_batches
 from datastreams.delivery.repeats import RepeatedLog
 from datastreams.events.catalogue import Catalogue
-from datastreams.events.timefmt import now_time
+from datastreams.events.timefmt import epoch_seconds, now_time
 from datastreams.filters import CompiledFilters
 from datastreams.sinks.base import OutboundRecord, SendResult, Sink
 from datastreams.sinks.errors import ConfigurationDeliveryError, DeliveryError
@@ -184,7 +183,7 @@ class Dispatcher:
         live: list[QueuedDelivery] = []
 
         for delivery in deliveries:
-            if _epoch_seconds(delivery.queued_at) < cutoff:
+            if epoch_seconds(delivery.queued_at) < cutoff:
                 last = delivery.last_error or "none"
                 result.dead[delivery.seq] = (
                     f"retry window of {window_s:g} s exceeded after "
@@ -334,9 +333,3 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_S)
         except TimeoutError:
             pass
-
-
-def _epoch_seconds(canonical_time: str) -> float:
-    # Canonical times have seven fractional digits; datetime takes at most six.
-    parsed = datetime.strptime(canonical_time[:26], "%Y-%m-%dT%H:%M:%S.%f")
-    return parsed.replace(tzinfo=UTC).timestamp()

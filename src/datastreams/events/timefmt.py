@@ -96,6 +96,13 @@ def format_time(dt: datetime, extra_100ns: int = 0) -> str:
     return f"{_format_seconds(utc)}.{utc.microsecond:06d}{extra_100ns}Z"
 
 
+def epoch_seconds(canonical: str) -> float:
+    """Return a canonical time as Unix seconds (the seventh fractional digit is dropped)."""
+    # datetime takes at most six fractional digits.
+    parsed = datetime.strptime(canonical[:26], "%Y-%m-%dT%H:%M:%S.%f")
+    return parsed.replace(tzinfo=UTC).timestamp()
+
+
 def now_time() -> str:
     """Return the current UTC time in the canonical form, to 100 ns."""
     global _last_second

@@ -137,7 +137,7 @@ class StreamService:
         """
         domain = await self._store.get_domain(domain_id)
         draft = self._parse(body, domain, current=None)
-        await self._check_endpoints(draft)
+        await self.check_endpoints(draft)
 
         now = now_time()
         record = StreamRecord(
@@ -195,7 +195,7 @@ class StreamService:
         _check_version(current, read_version(body))
 
         draft = self._parse(body, domain, current=current)
-        await self._check_endpoints(draft)
+        await self.check_endpoints(draft)
         updated = await self._update(current, draft)
         return self.to_api(updated, domain), draft.warnings
 
@@ -222,7 +222,7 @@ class StreamService:
             body["version"] = patch["version"]
 
         draft = self._parse(body, domain, current=current)
-        await self._check_endpoints(draft)
+        await self.check_endpoints(draft)
         updated = await self._update(current, draft)
         return self.to_api(updated, domain), draft.warnings
 
@@ -326,7 +326,7 @@ class StreamService:
             strict_event_types=self._strict_event_types,
         )
 
-    async def _check_endpoints(self, draft: StreamDraft) -> None:
+    async def check_endpoints(self, draft: StreamDraft) -> None:
         """Reject endpoints that resolve to forbidden addresses; warn about unresolved names."""
         https = draft.config.get("https")
         if self._endpoint_checker is None or not https:

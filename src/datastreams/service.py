@@ -26,6 +26,7 @@ from datastreams.delivery.supervisor import DeliverySupervisor
 from datastreams.domains import DomainService
 from datastreams.events.catalogue import Catalogue, load_catalogue
 from datastreams.events.timefmt import format_time
+from datastreams.metrics import Metrics
 from datastreams.security.endpoints import check_endpoint_on_save
 from datastreams.security.keys import ApiKeyService
 from datastreams.security.secrets import SecretBox, load_secret_box
@@ -64,6 +65,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._opened = False
         self.supervisor: DeliverySupervisor | None = None
+        self.metrics = Metrics()
         self._deliver = deliver
 
     @property
@@ -143,6 +145,7 @@ class Runtime:
                 self.catalogue,
                 self.streams().read_secrets,
                 self.sink_options,
+                metrics=self.metrics,
             )
             await self.supervisor.start()
 

@@ -54,34 +54,41 @@ class DeliveryEnv:
         """Start a new server process on the same database (the old one must be stopped)."""
         self.server = start_server(self.server.db, env=self.extra_env)
 
-    def admin(self) -> httpx.Client:
-        return httpx.Client(
+    def admin(self) -> httpx.AsyncClient:
+        """Return a client that sends the admin key (the tests run receivers on the same loop)."""
+        return httpx.AsyncClient(
             base_url=self.server.url,
             headers={"Authorization": f"Bearer {self.admin_key}"},
             timeout=30,
         )
 
-    def create_stream(self, body: dict[str, Any], domain: str = "district") -> dict[str, Any]:
-        with self.admin() as client:
-            response = client.post(f"/api/v1/domains/{domain}/streams", json=body)
+    async def create_stream(self, body: dict[str, Any], domain: str = "district") -> dict[str, Any]:
+        async with self.admin() as client:
+            response = await client.post(f"/api/v1/domains/{domain}/streams", json=body)
         assert response.status_code == 201, response.text
         return response.json()
 
-    def publish(self, events: list[dict[str, Any]]) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.server.url}/api/v1/events",
-            json=events,
-            headers={"Authorization": f"Bearer {self.producer_key}"},
-            timeout=30,
-        )
+    async def publish(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"{self.server.url}/api/v1/events",
+                json=events,
+                headers={"Authorization": f"Bearer {self.producer_key}"},
+            )
         assert response.status_code == 202, response.text
         return response.json()
 
-    def status(self, stream_id: str, domain: str = "district") -> dict[str, Any]:
-        with self.admin() as client:
-            response = client.get(f"/api/v1/domains/{domain}/streams/{stream_id}/status")
+    async def status(self, stream_id: str, domain: str = "district") -> dict[str, Any]:
+        async with self.admin() as client:
+            response = await client.get(f"/api/v1/domains/{domain}/streams/{stream_id}/status")
         assert response.status_code == 200, response.text
         return response.json()
+
+    async def metrics(self) -> str:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.get(f"{self.server.url}/metrics")
+        assert response.status_code == 200, response.text
+        return response.text
 
 
 def https_stream(endpoints: list[str], **https: Any) -> dict[str, Any]:

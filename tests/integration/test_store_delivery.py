@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -20,6 +22,7 @@ from test_store_contract import (
 )
 
 from datastreams.errors import Conflict, NotFound, StoreError, ValidationError
+from datastreams.events.timefmt import now_time
 from datastreams.store.base import MAX_ATTEMPTS_KEPT, DeliveryStore, Store
 from datastreams.store.records import (
     AttemptRecord,
@@ -28,6 +31,10 @@ from datastreams.store.records import (
     Selection,
     StreamRecord,
 )
+from datastreams.store.sqlite.appender import EventAppender
+from datastreams.store.sqlite.connection import connect
+from datastreams.store.sqlite.store import QUERIES
+from datastreams.store.sqlite.writer import Writer
 
 # The fixtures of the contract tests, so these tests run on every store listed there.
 open_store = test_store_contract.open_store
@@ -270,11 +277,11 @@ async def test_attempts_trimmed_to_max(store: StoreUnderTest) -> None:
 
     await store.record_outcome(outcome(stream.id, attempts=[attempt(m) for m in messages[:150]]))
     await store.record_outcome(outcome(stream.id, attempts=[attempt(m) for m in messages[150:]]))
-    kept = await store.list_attempts(stream.id, total)
+    remaining = await store.list_attempts(stream.id, total)
 
-    assert len(kept) == MAX_ATTEMPTS_KEPT
-    assert kept[0].message == messages[-1]
-    assert kept[-1].message == messages[total - MAX_ATTEMPTS_KEPT]
+    assert len(remaining) == MAX_ATTEMPTS_KEPT
+    assert remaining[0].message == messages[-1]
+    assert remaining[-1].message == messages[total - MAX_ATTEMPTS_KEPT]
     assert len(await store.list_attempts(other.id, 10)) == 1
 
 
@@ -283,10 +290,10 @@ async def test_attempts_one_outcome_over_max(store: StoreUnderTest) -> None:
     messages = [f"attempt {index}" for index in range(MAX_ATTEMPTS_KEPT + 5)]
 
     await store.record_outcome(outcome(stream.id, attempts=[attempt(m) for m in messages]))
-    kept = await store.list_attempts(stream.id, 1000)
+    remaining = await store.list_attempts(stream.id, 1000)
 
-    assert len(kept) == MAX_ATTEMPTS_KEPT
-    assert kept[-1].message == "attempt 5"
+    assert len(remaining) == MAX_ATTEMPTS_KEPT
+    assert remaining[-1].message == "attempt 5"
 
 
 async def test_minute_stats_accumulate(store: StoreUnderTest) -> None:
@@ -494,7 +501,7 @@ async def test_redrive_open_range(store: StoreUnderTest) -> None:
 
 async def test_redrive_all_in_chunks(store: StoreUnderTest) -> None:
     if hasattr(store, "dead_letter_chunk_rows"):
-        store.dead_letter_chunk_rows = 2  # type: ignore[attr-defined]
+        store.dead_letter_chunk_rows = 2
     stream, seqs = await stream_with_events(store, 5)
     await kill(store, stream.id, seqs)
 
@@ -593,7 +600,7 @@ async def test_delete_dead_letters_by_range(store: StoreUnderTest) -> None:
 
 async def test_delete_dead_letters_all_in_chunks(store: StoreUnderTest) -> None:
     if hasattr(store, "dead_letter_chunk_rows"):
-        store.dead_letter_chunk_rows = 2  # type: ignore[attr-defined]
+        store.dead_letter_chunk_rows = 2
     stream, seqs = await stream_with_events(store, 5)
     await kill(store, stream.id, seqs)
 
@@ -688,7 +695,7 @@ async def test_replay_skips_queued(store: StoreUnderTest) -> None:
 
 async def test_replay_in_chunks(store: StoreUnderTest) -> None:
     if hasattr(store, "replay_chunk_rows"):
-        store.replay_chunk_rows = 3  # type: ignore[attr-defined]
+        store.replay_chunk_rows = 3
     await store.create_domain(Domain("d1", "First"))
     seqs = seqs_of(await store.append_events([make_event("d1", TEST_TYPE) for _ in range(10)]))
     stream = await add_stream(store, "d1")
@@ -796,7 +803,7 @@ async def test_listener_not_called_on_failure(store: StoreUnderTest) -> None:
     await stream_with_events(store, 0, domain_id="d1")
     listener = ListenerCalls()
     store.add_append_listener(listener)
-    # orjson cannot encode a set, so the transaction fails after routing the event.
+    # orjson cannot encode a set, so the append fails and its transaction rolls back.
     bad = make_event("d1", TEST_TYPE, data={"unencodable": {1, 2}})
 
     with pytest.raises(StoreError):
@@ -835,9 +842,32 @@ async def test_listener_concurrent_appends(store: StoreUnderTest) -> None:
 
     await asyncio.gather(*(store.append_events([make_event("d1", TEST_TYPE)]) for _ in range(20)))
 
-    # Group commit may join the appends, so the number of calls varies; each names the stream.
+    # Group commit may join the appends, so the number of calls varies. Each names the stream.
     assert 1 <= len(listener.calls) <= 20
     assert all(call == {stream.id} for call in listener.calls)
+
+
+async def test_writer_rollback_forgets_queued(tmp_path: Path) -> None:
+    appender = EventAppender(QUERIES, now_time)
+    announced: list[set[str]] = []
+    writer = Writer(
+        partial(connect, str(tmp_path / "writer.db")), appender, on_queued=announced.append
+    )
+    await writer.start()
+
+    def note_then_fail(connection: sqlite3.Connection) -> None:
+        appender.note_queued(["st-rolled-back"])
+        raise Conflict("rolled back on purpose")
+
+    try:
+        with pytest.raises(Conflict):
+            await writer.run(note_then_fail)
+        await writer.run(lambda connection: None)
+        await writer.run(lambda connection: appender.note_queued(["st-committed"]))
+    finally:
+        await writer.close()
+
+    assert announced == [{"st-committed"}]
 
 
 # Stream deletion ----------------------------------------------------------------------
@@ -866,8 +896,9 @@ async def test_stream_delete_cascades_delivery_rows(store: StoreUnderTest) -> No
     assert status.state == "idle"
     assert status.delivered == 0
     assert status.last_error is None
-    if isinstance(getattr(store, "path", None), str):
-        assert _sqlite_rows_of_stream(store.path, stream.id) == {  # type: ignore[attr-defined]
+    path = getattr(store, "path", None)
+    if isinstance(path, str):
+        assert _sqlite_rows_of_stream(path, stream.id) == {
             "deliveries": 0,
             "dead_letters": 0,
             "delivery_attempts": 0,

@@ -15,6 +15,7 @@ from datastreams.api.auth import Authenticator, runtime_of
 from datastreams.api.bodies import json_response
 from datastreams.api.errors import install_error_handlers
 from datastreams.events.catalogue import Catalogue
+from datastreams.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from datastreams.service import Runtime
 from datastreams.settings import Settings
 from datastreams.store.base import Store
@@ -47,12 +48,19 @@ def create_app(settings: Settings, store: Store, *, catalogue: Catalogue | None 
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
+    app.add_api_route("/metrics", metrics, methods=["GET"], tags=["health"])
     return app
 
 
 async def healthz() -> Response:
     """Return 200 while the process runs."""
     return json_response({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    """Return the process's metrics in the Prometheus text format."""
+    rendered = runtime_of(request).metrics.render()
+    return Response(rendered, media_type=METRICS_CONTENT_TYPE)
 
 
 async def readyz(request: Request) -> Response:

@@ -24,6 +24,7 @@ from datastreams.api.errors import error_body
 from datastreams.errors import FieldError
 from datastreams.events.container import Event
 from datastreams.events.parsing import ItemRejected, body_format_of, parse_ingest_body
+from datastreams.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ async def ingest_events(request: Request, principal: ProducerKey) -> Response:
             item_result["guid"] = outcome.guid
             item_result["time"] = outcome.time
 
-    return _summary_response(item_results)
+    return _summary_response(item_results, runtime.metrics)
 
 
 def _rejected(index: int, error: FieldError, guid: str | None) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def _rejected(index: int, error: FieldError, guid: str | None) -> dict[str, Any]
     return item_result
 
 
-def _summary_response(item_results: list[dict[str, Any]]) -> Response:
+def _summary_response(item_results: list[dict[str, Any]], metrics: Metrics) -> Response:
     accepted = duplicates = rejected = 0
     for item_result in item_results:
         status = item_result["status"]
@@ -102,6 +103,7 @@ def _summary_response(item_results: list[dict[str, Any]]) -> Response:
         else:
             rejected += 1
 
+    metrics.record_ingest(accepted, duplicates, rejected)
     summary: dict[str, Any] = {
         "accepted": accepted,
         "duplicates": duplicates,

@@ -26,6 +26,7 @@ from datastreams.delivery.repeats import RepeatedLog
 from datastreams.events.catalogue import Catalogue
 from datastreams.events.timefmt import epoch_seconds, now_time
 from datastreams.filters import CompiledFilters
+from datastreams.metrics import Metrics
 from datastreams.sinks.base import OutboundRecord, SendResult, Sink
 from datastreams.sinks.errors import ConfigurationDeliveryError, DeliveryError
 from datastreams.store.base import DeliveryStore
@@ -82,7 +83,7 @@ class Dispatcher:
         catalogue: Catalogue,
         *,
         now: Callable[[], str] = now_time,
-        on_outcome: Callable[[DeliveryOutcome, float], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -90,7 +91,7 @@ class Dispatcher:
         self._store = store
         self._catalogue = catalogue
         self._now = now
-        self._on_outcome = on_outcome
+        self._metrics = metrics
         self._backoff = Backoff(settings.backoff_max_s)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -150,6 +151,7 @@ class Dispatcher:
         result = await self._deliver(deliveries)
         outcome = self._outcome(result)
         await self._write_outcome(outcome)
+        self._record_metrics(deliveries, result)
 
         if result.retry:
             await self._back_off(result.error)
@@ -307,11 +309,28 @@ class Dispatcher:
     async def _write_outcome(self, outcome: DeliveryOutcome) -> None:
         # The write is shielded: a stop that cancels the round must not lose what
         # the destination already accepted, or it would be sent a second time.
-        started = time.perf_counter()
         self._pending_write = asyncio.ensure_future(self._store.record_outcome(outcome))
         await asyncio.shield(self._pending_write)
-        if self._on_outcome is not None:
-            self._on_outcome(outcome, time.perf_counter() - started)
+
+    def _record_metrics(self, deliveries: Sequence[QueuedDelivery], result: _RoundResult) -> None:
+        if self._metrics is None:
+            return
+
+        now_s = time.time()
+        delivered = set(result.delivered)
+        latencies_s = [
+            now_s - epoch_seconds(delivery.queued_at)
+            for delivery in deliveries
+            if delivery.seq in delivered
+        ]
+        self._metrics.record_round(
+            self.settings.stream_id,
+            delivered=len(result.delivered),
+            retried=len(result.retry),
+            dead=len(result.dead),
+            latencies_s=latencies_s,
+            attempts=result.attempts,
+        )
 
     async def _back_off(self, error: DeliveryError | None) -> None:
         retry_after = error.retry_after_s if error is not None else None

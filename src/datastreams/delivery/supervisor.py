@@ -23,13 +23,17 @@ from datastreams.delivery.dispatcher import (
 from datastreams.delivery.sinks import SinkOptions, UnsupportedStreamType, build_sink
 from datastreams.events.catalogue import Catalogue
 from datastreams.filters import compile_filters, filters_from_config
-from datastreams.store.records import DeliveryOutcome, StreamRecord
+from datastreams.metrics import Metrics
+from datastreams.store.records import StreamRecord
 
 logger = logging.getLogger(__name__)
 
 # How often the configuration epoch is read; the command line's changes reach the
 # dispatchers within this time.
 CONFIG_POLL_S = 0.5
+
+# How often the queue depth gauges are refreshed.
+QUEUE_DEPTH_INTERVAL_S = 5.0
 
 
 class DeliverySupervisor:
@@ -42,13 +46,14 @@ class DeliverySupervisor:
         read_secrets: Callable[[StreamRecord], dict[str, Any]],
         sink_options: SinkOptions,
         *,
-        on_outcome: Callable[[DeliveryOutcome, float], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._catalogue = catalogue
         self._read_secrets = read_secrets
         self._sink_options = sink_options
-        self._on_outcome = on_outcome
+        self._metrics = metrics
+        self._depth_task: asyncio.Task[None] | None = None
         self._dispatchers: dict[str, tuple[Dispatcher, asyncio.Task[None]]] = {}
         self._epoch: int | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -62,6 +67,8 @@ class DeliverySupervisor:
         self._store.add_append_listener(self._on_appended)
         await self.sync()
         self._watch_task = asyncio.create_task(self._watch_configuration())
+        if self._metrics is not None:
+            self._depth_task = asyncio.create_task(self._measure_queue_depths(self._metrics))
 
     async def stop(self, grace_s: float) -> None:
         """Stop every dispatcher, letting in-flight requests finish for up to ``grace_s``.
@@ -70,9 +77,10 @@ class DeliverySupervisor:
         are sent again after a restart.
         """
         self._stopping = True
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            await asyncio.gather(self._watch_task, return_exceptions=True)
+        for task in (self._watch_task, self._depth_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
         stream_ids = list(self._dispatchers)
         await asyncio.gather(*(self._stop_dispatcher(sid, grace_s) for sid in stream_ids))
@@ -93,6 +101,23 @@ class DeliverySupervisor:
                     "reading the stream configuration failed; retrying",
                     extra={"action": "supervisor_sync_failed"},
                 )
+
+    async def _measure_queue_depths(self, metrics: Metrics) -> None:
+        while not self._stopping:
+            try:
+                depths = {
+                    stream_id: await self._store.count_queued(stream_id)
+                    for stream_id in list(self._dispatchers)
+                }
+            except Exception:
+                logger.warning(
+                    "reading queue depths for the metrics failed",
+                    exc_info=True,
+                    extra={"action": "queue_depth_failed"},
+                )
+            else:
+                metrics.set_queue_depths(depths)
+            await asyncio.sleep(QUEUE_DEPTH_INTERVAL_S)
 
     async def sync(self) -> None:
         """Bring the running dispatchers in line with the stored streams."""
@@ -144,9 +169,7 @@ class DeliverySupervisor:
             max_in_flight=int(https.get("maxInFlight", 1)),
             partition_key=str(aws.get("partitionKey", "domainId")),
         )
-        dispatcher = Dispatcher(
-            settings, sink, self._store, self._catalogue, on_outcome=self._on_outcome
-        )
+        dispatcher = Dispatcher(settings, sink, self._store, self._catalogue, metrics=self._metrics)
         task = asyncio.create_task(dispatcher.run(), name=f"dispatcher-{record.id}")
         task.add_done_callback(lambda done: self._report_crash(record.id, done))
         self._dispatchers[record.id] = (dispatcher, task)

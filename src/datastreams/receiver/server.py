@@ -139,6 +139,12 @@ class Receiver:
 
     async def stop(self) -> None:
         if self._runner is not None:
+            # Clients keep TLS connections alive; aborting them skips the TLS close
+            # handshake, which could outlive the event loop and leave open transports.
+            server = self._runner.server
+            for handler in list(server.connections if server is not None else []):
+                if handler.transport is not None:
+                    handler.transport.abort()
             await self._runner.cleanup()
             self._runner = None
         if self._record_file is not None:

@@ -297,7 +297,7 @@ VALUES (
 );
 
 -- name: trim_attempts
--- Keeps the newest :keep attempts of the stream: deletes from the first one beyond them.
+-- Deletes the stream's attempts older than its newest :keep ones.
 DELETE FROM delivery_attempts
 WHERE stream_id = :stream_id
     AND id <= (
@@ -350,7 +350,7 @@ ON CONFLICT (stream_id) DO UPDATE SET
     updated_at = excluded.updated_at;
 
 -- name: set_stream_state
--- A NULL :last_error keeps the stored one; an unknown stream writes nothing.
+-- A NULL :last_error keeps the stored one. An unknown stream writes nothing.
 INSERT INTO stream_status (stream_id, state, last_error, updated_at)
 SELECT id, :state, :last_error, :updated_at
 FROM streams
@@ -362,7 +362,7 @@ ON CONFLICT (stream_id) DO UPDATE SET
 
 -- name: get_stream_status
 -- NOTE: min(queued_at) reads every queued row of the stream, because no index
--- orders the queue by queued_at; one more index would slow every append.
+-- orders the queue by queued_at. Such an index would slow every append.
 SELECT
     coalesce(stream_status.state, 'idle') AS state,
     (

@@ -123,9 +123,9 @@ class EventAppender:
 
     def take_queued_stream_ids(self) -> set[str]:
         """Return the streams noted since the last call and start a new set."""
-        taken = self._queued_stream_ids
+        stream_ids = self._queued_stream_ids
         self._queued_stream_ids = set()
-        return taken
+        return stream_ids
 
     def forget_routing(self) -> None:
         """Drop the routing table after a rollback.

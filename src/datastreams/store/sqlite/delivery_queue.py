@@ -44,20 +44,20 @@ def selection_query(
     ``delete_dead_letters_<kind>``). Raises ``ValidationError`` unless the selection
     gives exactly one of ids, a time range, or all.
     """
-    given: list[FieldError] = []
+    kinds_given: list[FieldError] = []
     if selection.ids is not None:
-        given.append(FieldError("ids", list(selection.ids), "selects dead letters by id"))
+        kinds_given.append(FieldError("ids", list(selection.ids), "selects dead letters by id"))
     if selection.from_time is not None or selection.to_time is not None:
-        given.append(FieldError("from", selection.from_time, "selects dead letters by time"))
+        kinds_given.append(FieldError("from", selection.from_time, "selects dead letters by time"))
     if selection.all:
-        given.append(FieldError("all", True, "selects every dead letter"))
+        kinds_given.append(FieldError("all", True, "selects every dead letter"))
 
-    if not given:
+    if not kinds_given:
         raise ValidationError(
             fields=[FieldError("all", False, "give ids, a time range (from, to) or all: true")]
         )
-    if len(given) > 1:
-        first, second = given[0], given[1]
+    if len(kinds_given) > 1:
+        first, second = kinds_given[0], kinds_given[1]
         raise ValidationError(
             fields=[
                 FieldError(second.field, second.value, f"cannot be combined with {first.field}")
@@ -165,14 +165,14 @@ class DeliveryQueue:
         params: dict[str, Any],
         connection: sqlite3.Connection,
     ) -> int:
-        """Delete the first ``params["limit"]`` selected dead letters; return how many."""
+        """Delete the first ``params["limit"]`` selected dead letters and return how many."""
         cursor = connection.execute(self._queries[f"delete_dead_letters_{kind}"], params)
         return cursor.rowcount
 
     def queue_replay(
         self, stream_id: str, seqs: Sequence[int], connection: sqlite3.Connection
     ) -> int:
-        """Queue the events ``seqs`` for the stream; return how many were not queued yet.
+        """Queue the events ``seqs`` for the stream and return how many were not queued yet.
 
         ``NotFound`` when the stream was deleted since the replay started.
         """
@@ -262,7 +262,7 @@ class DeliveryQueue:
 
     def _update_status(self, connection: sqlite3.Connection, outcome: DeliveryOutcome) -> None:
         # The retry error describes the stream's current trouble, so it wins over the
-        # reason of a dead letter; with neither, the stored error stays.
+        # reason of a dead letter. With neither, the stored error stays.
         last_error = outcome.retry_error
         if last_error is None and outcome.dead:
             last_error = next(reversed(outcome.dead.values()))

@@ -171,7 +171,7 @@ CREATE TABLE dead_letters (
     dead_at TEXT NOT NULL
 );
 
--- Lists page by id; a redrive or delete by time range selects on the event's time.
+-- Lists page by id. A redrive or delete by time range selects on the event's time.
 CREATE INDEX dead_letters_stream_id ON dead_letters (stream_id, id);
 
 CREATE INDEX dead_letters_stream_time ON dead_letters (stream_id, time);

@@ -298,7 +298,8 @@ class SQLiteStore:
 
         Call this from the event loop that should run ``listener``. The commits that
         count are appends (stream changes append an audit event too), replays and
-        redrives. A listener that raises is logged and stays registered.
+        redrives. The listener runs before the write call that committed returns to its
+        caller. A listener that raises is logged and stays registered.
         """
         self._append_listeners.append((asyncio.get_running_loop(), listener))
 
@@ -308,7 +309,7 @@ class SQLiteStore:
         return [queued_delivery_from_row(row) for row in rows]
 
     async def record_outcome(self, outcome: DeliveryOutcome) -> None:
-        """Write a dispatcher round; the outcome of a stream deleted meanwhile is dropped."""
+        """Write a dispatcher round. The outcome of a stream deleted meanwhile is dropped."""
         recorded = await self._write(partial(self._delivery_queue.record_outcome, outcome))
         if not recorded:
             logger.info(
@@ -318,11 +319,11 @@ class SQLiteStore:
             )
 
     async def set_stream_state(self, stream_id: str, state: str, error: str | None) -> None:
-        """Store a stream's state; an unknown stream id (deleted meanwhile) is ignored."""
+        """Store a stream's state. An unknown stream id (deleted meanwhile) is ignored."""
         await self._write(partial(self._delivery_queue.set_state, stream_id, state, error))
 
     async def stream_status(self, stream_id: str) -> StreamStatus:
-        """Return the stream's state and counters: ``idle`` and zeros for a stream without any."""
+        """Return the stream's state and counters (``idle`` and zeros for a stream without any)."""
         row = await self._read(partial(_fetch_one, "get_stream_status", {"stream_id": stream_id}))
         assert row is not None
         return stream_status_from_row(row)
@@ -417,7 +418,7 @@ class SQLiteStore:
         after_seq = seq_range["first_seq"] - 1
         last_seq = seq_range["last_seq"]
 
-        # A replay sees few distinct types, and the stream's filter may be costly.
+        # The filter runs once per event type, because a log has few distinct types.
         type_passes = cache(event_types)
         queued = 0
 
@@ -449,12 +450,12 @@ class SQLiteStore:
         return queued
 
     def _schedule_listeners(self, stream_ids: set[str]) -> None:
-        """Hand ``stream_ids`` to every append listener on its loop; runs on the writer thread."""
+        """Hand ``stream_ids`` to every append listener on its loop. Runs on the writer thread."""
         for loop, listener in tuple(self._append_listeners):
             try:
                 loop.call_soon_threadsafe(_call_listener, listener, set(stream_ids))
             except RuntimeError:
-                # The listener's loop is closed, so nothing waits for the news.
+                # The listener's event loop is closed, so its owner has stopped.
                 logger.debug(
                     "Skipped an append listener: its event loop is closed",
                     extra={"action": "append_listener_skipped"},

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/datastreams demo
+	$(BIN)/datastreams demo --exit-when-done
 
 test: $(STAMP)
 	$(BIN)/pytest

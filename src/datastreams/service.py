@@ -146,6 +146,7 @@ class Runtime:
                 self.streams().read_secrets,
                 self.sink_options,
                 metrics=self.metrics,
+                restart_grace_s=self.settings.shutdown_grace_s,
             )
             await self.supervisor.start()
 

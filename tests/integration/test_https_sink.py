@@ -98,9 +98,10 @@ async def test_failover_after_retries(tmp_path: Path) -> None:
 
 
 async def test_all_endpoints_down_retries(tmp_path: Path, receivers: list[Receiver]) -> None:
-    receiver = receivers[0]
-    receiver.set_response_script("429:9")
-    sink = make_sink(tmp_path, [receiver.url], receiver, retries=1)
+    primary, backup = receivers
+    primary.set_response_script("429:9")
+    backup.set_response_script("503")
+    sink = make_sink(tmp_path, [primary.url, backup.url], primary, retries=1)
 
     result = await sink.send([record(1)])
     await sink.close()
@@ -108,7 +109,9 @@ async def test_all_endpoints_down_retries(tmp_path: Path, receivers: list[Receiv
     assert result.retry == [1]
     assert isinstance(result.error, RetryableDeliveryError)
     assert result.error.retry_after_s == 9
-    assert len(receiver.requests) == 2
+    # Retry-After asks the endpoint not to be called sooner, so it gets no second try.
+    assert len(primary.requests) == 1
+    assert len(backup.requests) == 2
 
 
 async def test_timeout_is_retryable(tmp_path: Path) -> None:
@@ -247,3 +250,15 @@ async def test_probe_reports_each_endpoint(tmp_path: Path, receivers: list[Recei
     assert [step.status for step in steps] == [500, 200]
     assert steps[0].error_code == "http_500"
     assert len(first.requests) == 1
+
+
+async def test_plain_secret_signs_utf8_bytes(tmp_path: Path, receivers: list[Receiver]) -> None:
+    receiver = receivers[0]
+    plain = "correct horse battery staple 42"
+    sink = make_sink(tmp_path, [receiver.url], receiver, signing=SigningKeys(current=plain))
+
+    await sink.send([record(5)])
+    await sink.close()
+
+    request = receiver.requests[0]
+    Webhook(plain.encode("utf-8")).verify(request.body, request.headers, json_parse=False)

@@ -125,6 +125,14 @@ class DeliveryService:
 
     async def replay(self, domain_id: str, stream_id: str, body: Any) -> dict[str, int]:
         """Queue the stored events of a time range through the stream's current filters."""
+        if isinstance(body, dict):
+            unknown = sorted(set(body) - {"from", "to"})
+            if unknown:
+                raise ValidationError(
+                    fields=[
+                        FieldError(name, body[name], "is not a known member") for name in unknown
+                    ]
+                )
         from_time, to_time = _parse_range(body, required=True)
         stream = await self._store.get_stream(domain_id, stream_id)
 

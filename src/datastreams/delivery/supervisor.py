@@ -47,17 +47,22 @@ class DeliverySupervisor:
         sink_options: SinkOptions,
         *,
         metrics: Metrics | None = None,
+        restart_grace_s: float = 5.0,
     ) -> None:
         self._store = store
         self._catalogue = catalogue
         self._read_secrets = read_secrets
         self._sink_options = sink_options
         self._metrics = metrics
+        self._restart_grace_s = restart_grace_s
         self._depth_task: asyncio.Task[None] | None = None
         self._dispatchers: dict[str, tuple[Dispatcher, asyncio.Task[None]]] = {}
         self._epoch: int | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._stopping = False
+        # The watch loop and routes that apply their own change at once both sync;
+        # one at a time, so a stream never gets two dispatchers.
+        self._sync_lock = asyncio.Lock()
 
     @property
     def dispatchers(self) -> dict[str, Dispatcher]:
@@ -120,9 +125,17 @@ class DeliverySupervisor:
             await asyncio.sleep(QUEUE_DEPTH_INTERVAL_S)
 
     async def sync(self) -> None:
-        """Bring the running dispatchers in line with the stored streams."""
+        """Bring the running dispatchers in line with the stored streams.
+
+        The configuration poll calls it; a route may call it too, so that its change
+        applies to every delivery sent after its response.
+        """
+        async with self._sync_lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
         epoch = await self._store.config_epoch()
-        if epoch == self._epoch:
+        if epoch == self._epoch or self._stopping:
             return
         self._epoch = epoch
 
@@ -133,7 +146,7 @@ class DeliverySupervisor:
             dispatcher = self._dispatchers[stream_id][0]
             record = wanted.get(stream_id)
             if record is None or record.version != dispatcher.settings.version:
-                await self._stop_dispatcher(stream_id, grace_s=5.0)
+                await self._stop_dispatcher(stream_id, grace_s=self._restart_grace_s)
 
         for record in streams:
             if not record.enabled:

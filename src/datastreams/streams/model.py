@@ -141,11 +141,9 @@ def check_endpoint_url(url: str) -> str | None:
     """Return why the service must not send to ``url``, or ``None`` when it may.
 
     Called at save time for every endpoint that is a well-formed ``https://`` URL.
+    The address check needs DNS and the allowed networks setting, so it runs in
+    ``StreamService.check_endpoints`` instead; this hook only sees the URL's shape.
     """
-    # TODO: reject hosts that resolve to loopback, private, shared, link-local,
-    # multicast, unspecified or metadata addresses, unless
-    # DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS admits them. Until then every
-    # well-formed https:// URL passes.
     return None
 
 

@@ -89,5 +89,17 @@ def _signatures(
 
     # Standard Webhooks signs whole seconds; every signature covers the same timestamp.
     timestamp = datetime.fromtimestamp(int(now_s), UTC)
-    signature = " ".join(Webhook(secret).sign(webhook_id, timestamp, body) for secret in secrets)
+    signature = " ".join(signer_for(secret).sign(webhook_id, timestamp, body) for secret in secrets)
     return str(int(now_s)), signature
+
+
+def signer_for(secret: str) -> Webhook:
+    """Return the signer of a secret.
+
+    A ``whsec_`` secret is base64 after the prefix, as Standard Webhooks defines it;
+    any other secret is used as its UTF-8 bytes, so a receiver can verify with the
+    text it was given and a plain HMAC-SHA256.
+    """
+    if secret.startswith("whsec_"):
+        return Webhook(secret)
+    return Webhook(secret.encode("utf-8"))

@@ -197,6 +197,18 @@ async def test_outcome_all_kinds(store: StoreUnderTest) -> None:
     assert len(await store.list_attempts(stream.id, 10)) == 2
 
 
+async def test_outcome_skipped_not_counted(store: StoreUnderTest) -> None:
+    stream, [skipped, kept] = await stream_with_events(store, 2)
+
+    await store.record_outcome(outcome(stream.id, skipped=[skipped]))
+    status = await store.stream_status(stream.id)
+
+    assert await queued_seqs(store, stream.id) == [kept]
+    assert status.delivered == 0
+    assert status.failed == 0
+    assert await dead_seqs(store, stream.id) == []
+
+
 async def test_outcome_retries_count_attempts(store: StoreUnderTest) -> None:
     stream, [seq] = await stream_with_events(store, 1)
 

@@ -69,6 +69,7 @@ class _RoundResult:
     retry: list[int] = field(default_factory=list)
     dead: dict[int, str] = field(default_factory=dict)
     attempts: list[AttemptRecord] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
     error: DeliveryError | None = None
 
 
@@ -103,7 +104,10 @@ class Dispatcher:
         self._wake.set()
 
     def request_stop(self) -> None:
-        """Finish the current round, then return from ``run``; a back-off wait ends at once."""
+        """Finish the request in flight, record the round, then return from ``run``.
+
+        The round's later batches are not sent, and a back-off wait ends at once.
+        """
         self._stopping.set()
         self._wake.set()
 
@@ -201,6 +205,10 @@ class Dispatcher:
         records: list[OutboundRecord] = []
 
         for delivery in deliveries:
+            if not self.settings.filters.matches(delivery.type):
+                # Queued before the filters changed: the stream no longer takes this type.
+                result.skipped.append(delivery.seq)
+                continue
             try:
                 record = build_record(
                     delivery,
@@ -230,6 +238,10 @@ class Dispatcher:
         lane = _RoundResult()
 
         for batch in split_batches(records, self.sink.limits):
+            if self._stopping.is_set():
+                # A stop waits for the request in flight, not for the rest of the
+                # round: unsent records stay queued untouched for the next start.
+                break
             sent = await self.sink.send(batch)
             lane.delivered.extend(sent.delivered)
             lane.dead.update(sent.dead)
@@ -282,6 +294,7 @@ class Dispatcher:
             retry_error=result.error.summary() if result.error is not None else None,
             dead=result.dead,
             attempts=result.attempts,
+            skipped=result.skipped,
         )
 
     def _log_round(self, result: _RoundResult) -> None:

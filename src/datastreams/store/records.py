@@ -131,7 +131,9 @@ class DeliveryOutcome:
 
     Delivered entries leave the queue, dead ones move to the dead letters with their
     own copy of the event, retried ones keep their place with ``attempts`` raised and
-    ``retry_error`` as their last error. ``state`` is the stream's state afterwards.
+    ``retry_error`` as their last error. Skipped entries (their type no longer passes
+    the stream's filters) leave the queue without counting as delivered. ``state`` is
+    the stream's state afterwards.
     """
 
     stream_id: str
@@ -142,6 +144,7 @@ class DeliveryOutcome:
     retry_error: str | None = None
     dead: dict[int, str] = field(default_factory=dict)
     attempts: list[AttemptRecord] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -101,7 +101,8 @@ class DeliveryQueue:
         if not self._stream_exists(connection, stream_id):
             return False
 
-        self._remove_delivered(connection, stream_id, outcome.delivered)
+        self._remove_from_queue(connection, stream_id, outcome.delivered)
+        self._remove_from_queue(connection, stream_id, outcome.skipped)
         self._move_to_dead_letters(connection, stream_id, outcome.dead, outcome.at)
         self._mark_retried(connection, stream_id, outcome.retry, outcome.retry_error)
         self._insert_attempts(connection, outcome)
@@ -193,7 +194,7 @@ class DeliveryQueue:
         row = connection.execute(self._queries["stream_id_exists"], {"id": stream_id}).fetchone()
         return bool(row[0])
 
-    def _remove_delivered(
+    def _remove_from_queue(
         self, connection: sqlite3.Connection, stream_id: str, seqs: Sequence[int]
     ) -> None:
         if not seqs:

@@ -221,10 +221,16 @@ class Runtime:
                     extra={"action": "config_epoch_poll_failed"},
                 )
 
+    async def purge_expired_dead_letters(self) -> int:
+        """Delete the dead letters older than ``dead_letter_retention_s``; return how many."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.dead_letter_retention_s)
+        return await self.store.purge_dead_letters(format_time(cutoff))
+
     async def _run_retention(self) -> None:
         while True:
             try:
                 await self.purge_expired_events()
+                await self.purge_expired_dead_letters()
             except Exception:
                 logger.warning(
                     "Removing expired events failed; retrying in %d s",

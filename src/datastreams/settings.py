@@ -139,6 +139,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long stored events are kept, in seconds (events still queued are kept longer).",
     ),
     SettingSpec(
+        "dead_letter_retention_s",
+        1_209_600,
+        _parse_positive_int,
+        "How long dead letters are kept before they are removed, in seconds.",
+    ),
+    SettingSpec(
         "retention_interval_s",
         300,
         _parse_positive_int,
@@ -200,6 +206,7 @@ class Settings:
     max_body_bytes: int = 16_777_216
     max_batch_items: int = 1000
     event_retention_s: int = 604_800
+    dead_letter_retention_s: int = 1_209_600
     retention_interval_s: int = 300
     strict_event_types: bool = False
     encryption_key: Secret | None = None

@@ -933,3 +933,14 @@ def _sqlite_rows_of_stream(path: str, stream_id: str) -> dict[str, int]:
             query = f"SELECT count(*) FROM {table} WHERE stream_id = ?"
             counts[table] = connection.execute(query, (stream_id,)).fetchone()[0]
     return counts
+
+
+async def test_purge_dead_letters_by_age(store: StoreUnderTest) -> None:
+    stream, [old, recent] = await stream_with_events(store, 2)
+    await kill(store, stream.id, [old], at="2024-01-01T00:00:00.0000000Z")
+    await kill(store, stream.id, [recent], at="2024-03-01T00:00:00.0000000Z")
+
+    deleted = await store.purge_dead_letters("2024-02-01T00:00:00.0000000Z")
+
+    assert deleted == 1
+    assert await dead_seqs(store, stream.id) == [recent]

@@ -143,6 +143,9 @@ class Store(Protocol):
         Returns the number of events deleted.
         """
 
+    async def purge_dead_letters(self, dead_before: str) -> int:
+        """Delete dead letters that became dead before the time given; return how many."""
+
     async def count_queued(self, stream_id: str) -> int:
         """Return the number of deliveries queued for a stream."""
 

@@ -236,6 +236,13 @@ WHERE seq IN (SELECT value FROM json_each(:seqs))
         WHERE deliveries.event_seq = events.seq AND deliveries.status = 'queued'
     );
 
+-- name: delete_expired_dead_letters
+-- Deletes at most :limit dead letters that died before :dead_before.
+DELETE FROM dead_letters
+WHERE id IN (
+    SELECT id FROM dead_letters WHERE dead_at < :dead_before ORDER BY dead_at LIMIT :limit
+);
+
 -- name: count_queued
 SELECT count(*) FROM deliveries WHERE stream_id = :stream_id AND status = 'queued';
 

@@ -176,6 +176,9 @@ CREATE INDEX dead_letters_stream_id ON dead_letters (stream_id, id);
 
 CREATE INDEX dead_letters_stream_time ON dead_letters (stream_id, time);
 
+-- Retention removes dead letters older than the configured time, oldest first.
+CREATE INDEX dead_letters_dead_at ON dead_letters (dead_at);
+
 -- The latest calls to each stream's destination. The store deletes the oldest rows
 -- beyond a fixed number per stream in the transaction that inserts new ones.
 CREATE TABLE delivery_attempts (

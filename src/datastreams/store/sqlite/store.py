@@ -281,6 +281,27 @@ class SQLiteStore:
             )
         return deleted
 
+    async def purge_dead_letters(self, dead_before: str) -> int:
+        """Delete dead letters that died before ``dead_before``, in chunks; return how many."""
+        deleted = 0
+        params = {"dead_before": dead_before, "limit": self.purge_chunk_rows}
+
+        while True:
+            chunk = partial(_execute_count, QUERIES["delete_expired_dead_letters"], params)
+            chunk_deleted = await self._write(chunk)
+            deleted += chunk_deleted
+            if chunk_deleted < self.purge_chunk_rows:
+                break
+
+        if deleted:
+            logger.info(
+                "Deleted %d dead letters older than %s",
+                deleted,
+                dead_before,
+                extra={"action": "dead_letters_purged", "deleted": deleted},
+            )
+        return deleted
+
     async def count_queued(self, stream_id: str) -> int:
         row = await self._read(partial(_fetch_one, "count_queued", {"stream_id": stream_id}))
         return int(row[0]) if row is not None else 0
@@ -724,3 +745,7 @@ def _json_list(values: Sequence[Any]) -> str:
 
 def _new_external_id() -> str:
     return uuid.uuid4().hex
+
+
+def _execute_count(sql: str, params: dict[str, Any], connection: sqlite3.Connection) -> int:
+    return connection.execute(sql, params).rowcount

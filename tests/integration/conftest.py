@@ -8,7 +8,8 @@ line before it starts:
 with an admin and a producer key for acme and globex, and a producer key for acme.eu.
 The server runs with small limits (``SMALL_LIMITS``), so size tests send kilobytes.
 
-Delivery tests instead get a server of their own per test (``env``), with HTTPS
+Delivery tests instead get a server of their own per test (``env``), on a copy of a
+database whose domains and keys are made once per session, with HTTPS
 receivers on 127.0.0.1 whose certificates come from one trustme CA that the server
 trusts through ``DATASTREAMS_TLS_CA_FILE``.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from delivery_env import DeliveryEnv
+from delivery_env import DeliveryEnv, DeliveryTemplate
 from service_process import SMALL_LIMITS, ServerProcess, Tenants, create_tenants, start_server
 
 from datastreams.receiver import Receiver, ReceiverConfig
@@ -67,8 +68,15 @@ async def backup_receiver(ca: trustme.CA) -> AsyncIterator[Receiver]:
         yield started
 
 
+@pytest.fixture(scope="session")
+def delivery_template(tmp_path_factory: pytest.TempPathFactory) -> DeliveryTemplate:
+    return DeliveryTemplate.create(tmp_path_factory.mktemp("delivery-template"))
+
+
 @pytest.fixture
-def env(tmp_path: Path, ca: trustme.CA) -> Iterator[DeliveryEnv]:
-    delivery_env = DeliveryEnv.create(tmp_path, ca)
+def env(
+    tmp_path: Path, ca: trustme.CA, delivery_template: DeliveryTemplate
+) -> Iterator[DeliveryEnv]:
+    delivery_env = DeliveryEnv.from_template(delivery_template, tmp_path, ca)
     yield delivery_env
     delivery_env.close()

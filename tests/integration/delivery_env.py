@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,43 @@ import trustme
 from service_process import ServerProcess, run_cli_ok, start_server
 
 POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class DeliveryTemplate:
+    """A database with domains ``district`` > ``school-a``/``school-b`` and their keys.
+
+    Building it runs the command line five times (about 2 s), so a test session builds
+    it once and every test starts its server on a copy.
+    """
+
+    db: Path
+    admin_key: str
+    producer_key: str
+
+    @classmethod
+    def create(cls, directory: Path) -> DeliveryTemplate:
+        db = directory / "template.db"
+        run_cli_ok("domains", "add", "district", "--name", "District", db=db)
+        for school in ("school-a", "school-b"):
+            run_cli_ok("domains", "add", school, "--name", school, "--parent", "district", db=db)
+        admin_key = run_cli_ok(
+            "keys", "create", "--domain", "district", "--role", "admin", db=db
+        ).strip()
+        producer_key = run_cli_ok(
+            "keys", "create", "--domain", "district", "--role", "producer", db=db
+        ).strip()
+        return cls(db, admin_key, producer_key)
+
+    def copy_to(self, db: Path) -> None:
+        """Write a consistent copy of the template database to ``db``."""
+        source = sqlite3.connect(self.db)
+        target = sqlite3.connect(db)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
 
 
 @dataclass
@@ -29,23 +67,24 @@ class DeliveryEnv:
 
     @classmethod
     def create(cls, tmp_path: Path, ca: trustme.CA, **env: str) -> DeliveryEnv:
+        """Build the domains and keys in ``tmp_path``, then start the server."""
+        template_dir = tmp_path / "template"
+        template_dir.mkdir()
+        return cls.from_template(DeliveryTemplate.create(template_dir), tmp_path, ca, **env)
+
+    @classmethod
+    def from_template(
+        cls, template: DeliveryTemplate, tmp_path: Path, ca: trustme.CA, **env: str
+    ) -> DeliveryEnv:
+        """Start the server on a copy of ``template`` in ``tmp_path``; ``env`` adds variables."""
         db = tmp_path / "datastreams.db"
+        template.copy_to(db)
         ca_file = tmp_path / "receiver-ca.pem"
         ca.cert_pem.write_to_path(str(ca_file))
 
-        run_cli_ok("domains", "add", "district", "--name", "District", db=db)
-        for school in ("school-a", "school-b"):
-            run_cli_ok("domains", "add", school, "--name", school, "--parent", "district", db=db)
-        admin_key = run_cli_ok(
-            "keys", "create", "--domain", "district", "--role", "admin", db=db
-        ).strip()
-        producer_key = run_cli_ok(
-            "keys", "create", "--domain", "district", "--role", "producer", db=db
-        ).strip()
-
         extra_env = {"DATASTREAMS_TLS_CA_FILE": str(ca_file), **env}
         server = start_server(db, env=extra_env)
-        return cls(tmp_path, ca_file, server, admin_key, producer_key, extra_env)
+        return cls(tmp_path, ca_file, server, template.admin_key, template.producer_key, extra_env)
 
     def close(self) -> None:
         self.server.stop()

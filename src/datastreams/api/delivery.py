@@ -132,6 +132,12 @@ async def rotate_signing_secret(
     streams = runtime_of(request).streams(actor=f"apiKey:{principal.key_id}")
 
     stream, secret = await streams.rotate_signing_secret(domain_id, stream_id)
+
+    # The running dispatcher still signs with the old secret alone; replace it before
+    # answering, so every request sent after this response carries the new signature.
+    supervisor = runtime_of(request).supervisor
+    if supervisor is not None:
+        await supervisor.sync()
     return json_response({"signingSecret": secret, "stream": stream})
 
 

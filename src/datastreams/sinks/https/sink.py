@@ -1,8 +1,9 @@
 """The HTTPS sink: sends requests with failover across endpoints and classifies outcomes.
 
 Each call starts at the first endpoint. Each endpoint is tried ``retries + 1`` times
-in a row before the next one, and a configuration error moves on to the next
-endpoint at once, because the same request to the same endpoint would fail again.
+in a row before the next one. A configuration error moves on to the next endpoint at
+once, because the same request to the same endpoint would fail again, and so does a
+response with ``Retry-After``, because the endpoint asked not to be called sooner.
 Connections are kept alive in one aiohttp session per sink.
 """
 
@@ -127,6 +128,7 @@ class HttpsSink:
         self, request: HttpsRequest
     ) -> tuple[DeliveryError | None, str | None, int | None]:
         retryable: DeliveryError | None = None
+        retry_later: DeliveryError | None = None
         configuration: DeliveryError | None = None
 
         for endpoint in self.config.endpoints:
@@ -147,10 +149,16 @@ class HttpsSink:
                     error.summary(),
                     extra={"action": "https_attempt_failed", "endpoint": endpoint},
                 )
+                if error.retry_after_s is not None:
+                    # The endpoint said when to come back (Retry-After), so trying it
+                    # again at once would ignore that: move on to the next endpoint.
+                    retry_later = retry_later or error
+                    break
 
         # A retryable failure anywhere means the destination may recover by itself,
-        # so the stream backs off instead of reporting a broken configuration.
-        final = retryable or configuration
+        # so the stream backs off instead of reporting a broken configuration. The
+        # next call starts at the first endpoint again, so its Retry-After wins.
+        final = retry_later or retryable or configuration
         assert final is not None
         return final, final.endpoint, final.status
 

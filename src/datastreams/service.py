@@ -92,6 +92,7 @@ class Runtime:
             strict_event_types=self.settings.strict_event_types,
             actor=actor,
             endpoint_checker=self.check_endpoint,
+            aws_principal_arn=self.settings.aws_principal_arn,
         )
 
     @property
@@ -105,6 +106,15 @@ class Runtime:
     def deliveries(self, *, actor: str | None = None) -> DeliveryService:
         """Return the service for status, dead letters, replay and the Test action."""
         return DeliveryService(self.store, self.streams(actor=actor), self.sink_options)
+
+    async def apply_stream_changes(self) -> None:
+        """Bring the dispatchers in line with the stored streams now, not at the next poll.
+
+        Called after this process changed a stream, so a disabled stream stops and a
+        new secret is in use before the change's response is sent.
+        """
+        if self.supervisor is not None:
+            await self.supervisor.sync()
 
     async def check_endpoint(self, url: str) -> tuple[str | None, str | None]:
         """Check an HTTPS endpoint against the address rules when a stream is saved."""

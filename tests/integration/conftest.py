@@ -8,10 +8,10 @@ line before it starts:
 with an admin and a producer key for acme and globex, and a producer key for acme.eu.
 The server runs with small limits (``SMALL_LIMITS``), so size tests send kilobytes.
 
-Delivery tests instead get a server of their own per test (``env``), on a copy of a
-database whose domains and keys are made once per session, with HTTPS
-receivers on 127.0.0.1 whose certificates come from one trustme CA that the server
-trusts through ``DATASTREAMS_TLS_CA_FILE``.
+Delivery tests instead get a server of their own per test (``env``). It runs on a copy
+of a database whose domains and keys are made once per session. Its HTTPS receivers
+listen on 127.0.0.1 with certificates from one trustme CA, which the server trusts
+through ``DATASTREAMS_TLS_CA_FILE``.
 """
 
 from __future__ import annotations

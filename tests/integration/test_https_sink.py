@@ -109,7 +109,7 @@ async def test_all_endpoints_down_retries(tmp_path: Path, receivers: list[Receiv
     assert result.retry == [1]
     assert isinstance(result.error, RetryableDeliveryError)
     assert result.error.retry_after_s == 9
-    # Retry-After asks the endpoint not to be called sooner, so it gets no second try.
+    # Retry-After forbids calling the endpoint again sooner, so it gets no second try.
     assert len(primary.requests) == 1
     assert len(backup.requests) == 2
 

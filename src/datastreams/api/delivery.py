@@ -133,11 +133,9 @@ async def rotate_signing_secret(
 
     stream, secret = await streams.rotate_signing_secret(domain_id, stream_id)
 
-    # The running dispatcher still signs with the old secret alone; replace it before
-    # answering, so every request sent after this response carries the new signature.
-    supervisor = runtime_of(request).supervisor
-    if supervisor is not None:
-        await supervisor.sync()
+    # The running dispatcher still signs with the old secret alone. It is replaced
+    # before the response, so every request sent after it carries the new signature.
+    await runtime_of(request).apply_stream_changes()
     return json_response({"signingSecret": secret, "stream": stream})
 
 

@@ -47,6 +47,7 @@ async def create_stream(request: Request, domain_id: str, principal: AdminKey) -
     body = await read_json_object(request)
 
     stream, warnings = await streams.create(domain_id, body)
+    await runtime_of(request).apply_stream_changes()
     headers = {"Location": f"/api/v1/domains/{domain_id}/streams/{stream['id']}"}
     return json_response(_with_warnings(stream, warnings), 201, headers=headers)
 
@@ -69,6 +70,7 @@ async def replace_stream(
     body = await read_json_object(request)
 
     stream, warnings = await streams.replace(domain_id, stream_id, body)
+    await runtime_of(request).apply_stream_changes()
     return json_response(_with_warnings(stream, warnings))
 
 
@@ -81,6 +83,7 @@ async def patch_stream(
     body = await read_json_object(request, media_types=(MERGE_PATCH_MEDIA_TYPE, JSON_MEDIA_TYPE))
 
     stream, warnings = await streams.patch(domain_id, stream_id, body)
+    await runtime_of(request).apply_stream_changes()
     return json_response(_with_warnings(stream, warnings))
 
 
@@ -91,6 +94,7 @@ async def delete_stream(
     """Delete a stream and drop the deliveries still queued for it."""
     streams = await _stream_service(request, domain_id, principal)
     await streams.delete(domain_id, stream_id)
+    await runtime_of(request).apply_stream_changes()
     return Response(status_code=204)
 
 

@@ -72,6 +72,10 @@ class _RoundResult:
     skipped: list[int] = field(default_factory=list)
     error: DeliveryError | None = None
 
+    def is_empty(self) -> bool:
+        """Return whether the round sent nothing and left every delivery as it was."""
+        return not (self.attempts or self.dead or self.skipped)
+
 
 class Dispatcher:
     """Delivers one stream's queue through its sink until stopped."""
@@ -153,6 +157,9 @@ class Dispatcher:
             return
 
         result = await self._deliver(deliveries)
+        if self._stopping.is_set() and result.is_empty():
+            # A stop came before the first batch: the queue and state are as they were.
+            return
         outcome = self._outcome(result)
         await self._write_outcome(outcome)
         self._record_metrics(deliveries, result)

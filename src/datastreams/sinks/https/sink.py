@@ -150,8 +150,8 @@ class HttpsSink:
                     extra={"action": "https_attempt_failed", "endpoint": endpoint},
                 )
                 if error.retry_after_s is not None:
-                    # The endpoint said when to come back (Retry-After), so trying it
-                    # again at once would ignore that: move on to the next endpoint.
+                    # Retry-After forbids calling this endpoint again sooner, so the
+                    # next endpoint gets the request now.
                     retry_later = retry_later or error
                     break
 

@@ -33,7 +33,7 @@ import httpx
 import uvicorn
 
 from datastreams.api.app import create_app
-from datastreams.cli import bind_socket, url_of
+from datastreams.cli.serve import bind_socket, url_of
 from datastreams.client import AsyncClient, ClientError, PublishResult
 from datastreams.demo.progress import DemoStream, format_progress, format_summary, read_status
 from datastreams.demo.simulator import LmsSimulator

@@ -7,12 +7,12 @@ with status 1 when the committed reference differs from the settings.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from datastreams.docgen import markdown_cell, write_or_check
 from datastreams.settings import ENV_PREFIX, SETTINGS, SettingSpec
 
 DEFAULT_OUTPUT = Path("docs/configuration.md")
@@ -53,7 +53,7 @@ def render(settings: Sequence[SettingSpec] = SETTINGS) -> str:
     for spec in settings:
         lines.append(
             f"| `{spec.name}` | {_flags(spec)} | `{spec.env_var}` "
-            f"| {_default(spec.default)} | {_cell(_meaning(spec))} |"
+            f"| {_default(spec.default)} | {markdown_cell(_meaning(spec))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -79,43 +79,16 @@ def _meaning(spec: SettingSpec) -> str:
     return spec.help
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the reference, or with ``--check`` report whether the written one is current."""
-    parser = argparse.ArgumentParser(
-        prog=COMMAND, description="Render the configuration reference from the settings."
+    return write_or_check(
+        argv,
+        command=COMMAND,
+        description="Render the configuration reference from the settings.",
+        default_output=DEFAULT_OUTPUT,
+        source="settings",
+        render=render,
     )
-    parser.add_argument(
-        "output",
-        nargs="?",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"Markdown file to write (default: {DEFAULT_OUTPUT})",
-    )
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing, and exit with status 1 when the file differs from the settings",
-    )
-    args = parser.parse_args(argv)
-    output: Path = args.output
-
-    text = render()
-
-    if args.check:
-        current = output.read_text(encoding="utf-8") if output.exists() else None
-        if current != text:
-            print(f"{output} is out of date: run {COMMAND}", file=sys.stderr)
-            return 1
-        return 0
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8", newline="\n")
-    print(f"Wrote {output}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ with status 1 when the committed reference differs from the data.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from datastreams.docgen import markdown_cell, write_or_check
 from datastreams.events.catalogue import (
     Catalogue,
     EventType,
@@ -66,7 +66,7 @@ def render(catalogue: Catalogue | None = None) -> str:
         "| --- | --- | --- |",
     ]
     for group, event_types in types_by_group.items():
-        description = _cell(catalogue.group_description(group))
+        description = markdown_cell(catalogue.group_description(group))
         lines.append(f"| [{group}](#{_anchor(group)}) | {len(event_types)} | {description} |")
     lines.append("")
 
@@ -87,7 +87,8 @@ def _render_group(group: str, description: str, event_types: list[EventType]) ->
     for event_type in event_types:
         lines.append(
             f"| [{event_type.name}](#{_anchor(event_type.name)}) "
-            f"| {_cell(event_type.friendly_name)} | {_cell(event_type.description)} |"
+            f"| {markdown_cell(event_type.friendly_name)} "
+            f"| {markdown_cell(event_type.description)} |"
         )
     lines.append("")
 
@@ -111,7 +112,7 @@ def _render_type(event_type: EventType) -> list[str]:
     for prop in walk_properties(event_type.schema):
         lines.append(
             f"| `{prop.path}` | {_type_label(prop.schema)} | {'yes' if prop.required else 'no'} "
-            f"| {_cell(_property_description(prop))} |"
+            f"| {markdown_cell(_property_description(prop))} |"
         )
 
     example = json.dumps(event_type.example, indent=2, ensure_ascii=False)
@@ -151,10 +152,6 @@ def _code_list(names: Sequence[str]) -> str:
     return ", ".join(f"`{name}`" for name in names) if names else "none"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _anchor(heading: str) -> str:
     """Return the fragment that GitHub and most Markdown renderers give a heading."""
     return re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-")
@@ -162,37 +159,14 @@ def _anchor(heading: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the reference, or with ``--check`` report whether the written one is current."""
-    parser = argparse.ArgumentParser(
-        prog=COMMAND, description="Render the event type reference from the catalogue data."
+    return write_or_check(
+        argv,
+        command=COMMAND,
+        description="Render the event type reference from the catalogue data.",
+        default_output=DEFAULT_OUTPUT,
+        source="catalogue",
+        render=render,
     )
-    parser.add_argument(
-        "output",
-        nargs="?",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"Markdown file to write (default: {DEFAULT_OUTPUT})",
-    )
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing, and exit with status 1 when the file differs from the catalogue",
-    )
-    args = parser.parse_args(argv)
-    output: Path = args.output
-
-    text = render()
-
-    if args.check:
-        current = output.read_text(encoding="utf-8") if output.exists() else None
-        if current != text:
-            print(f"{output} is out of date: run {COMMAND}", file=sys.stderr)
-            return 1
-        return 0
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8", newline="\n")
-    print(f"Wrote {output}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from datastreams.aws.trust import parse_principal_arn
 from datastreams.errors import SettingsError
 from datastreams.security.endpoints import IPNetwork, parse_networks
 
@@ -178,6 +179,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "PEM file of extra certificate authorities trusted for HTTPS endpoints.",
     ),
     SettingSpec(
+        "aws_principal_arn",
+        None,
+        parse_principal_arn,
+        "ARN of the service's own AWS identity (an IAM role or user), which the trust "
+        "policy shown for AWS streams names as the principal allowed to assume the "
+        "customer's role. Without it the policy shows a placeholder.",
+    ),
+    SettingSpec(
         "shutdown_grace_s",
         5.0,
         _parse_positive_float,
@@ -212,6 +221,7 @@ class Settings:
     encryption_key: Secret | None = None
     allowed_endpoint_networks: tuple[IPNetwork, ...] = ()
     tls_ca_file: str | None = None
+    aws_principal_arn: str | None = None
     shutdown_grace_s: float = 5.0
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from datastreams.aws.trust import trust_policy
 from datastreams.errors import ValidationError
 from datastreams.store.records import Domain, StreamRecord
 from datastreams.streams import model
@@ -667,6 +668,7 @@ def test_api_representation_firehose() -> None:
             "partitionKey": "domainId",
             "messageGroupKey": "domainId",
             "appendNewline": True,
+            "trustPolicy": trust_policy("ext-1176022", None),
         },
         "https": None,
         "createdAt": "2024-01-02T03:04:05.0000000Z",

@@ -60,6 +60,7 @@ def build_record(
         domain_id=delivery.domain_id,
         payload=payload,
         partition_key=key,
+        queued_at=delivery.queued_at,
     )
 
 

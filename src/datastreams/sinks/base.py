@@ -17,13 +17,19 @@ from datastreams.sinks.errors import DeliveryError
 
 @dataclass(slots=True)
 class OutboundRecord:
-    """One event ready to send: the bytes of its line after filters and the overflow form."""
+    """One event ready to send: the bytes of its line after filters and the overflow form.
+
+    ``queued_at`` is when the delivery was queued: the same for every retry, and new
+    when a replay or redrive queues the event again. Sinks that deduplicate (SQS FIFO)
+    derive their deduplication id from it. It is empty for a probe.
+    """
 
     seq: int
     guid: str
     domain_id: str
     payload: bytes
     partition_key: str = ""
+    queued_at: str = ""
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from datastreams.aws.trust import trust_policy
 from datastreams.errors import FieldError, ValidationError
 from datastreams.filters.spec import FilterSpec, filters_to_config, parse_filters
 from datastreams.store.records import Domain, StreamRecord
@@ -90,7 +91,15 @@ STREAM_MEMBERS = frozenset(
     }
 )
 AWS_MEMBERS = frozenset(
-    {"roleArn", "region", "externalId", "partitionKey", "messageGroupKey", "appendNewline"}
+    {
+        "roleArn",
+        "region",
+        "externalId",
+        "partitionKey",
+        "messageGroupKey",
+        "appendNewline",
+        "trustPolicy",
+    }
 )
 HTTPS_MEMBERS = frozenset(
     {
@@ -256,8 +265,14 @@ def read_version(body: Any) -> int | None:
     return None
 
 
-def stream_to_api(record: StreamRecord, domain: Domain) -> dict[str, Any]:
-    """Return the API representation of a stored stream (no secret values)."""
+def stream_to_api(
+    record: StreamRecord, domain: Domain, *, principal_arn: str | None = None
+) -> dict[str, Any]:
+    """Return the API representation of a stored stream (no secret values).
+
+    ``principal_arn`` is the service's AWS identity, which the ``aws.trustPolicy``
+    of an AWS stream names (a placeholder when ``None``).
+    """
     config = record.config
     aws = config.get("aws")
     https = config.get("https")
@@ -272,7 +287,7 @@ def stream_to_api(record: StreamRecord, domain: Domain) -> dict[str, Any]:
         "filters": copy.deepcopy(config.get("filters") or []),
         "retryWindowSeconds": config.get("retryWindowSeconds", DEFAULT_RETRY_WINDOW_S),
         "backoffMaxSeconds": config.get("backoffMaxSeconds", DEFAULT_BACKOFF_MAX_S),
-        "aws": _aws_to_api(aws, domain) if aws is not None else None,
+        "aws": _aws_to_api(aws, domain, principal_arn) if aws is not None else None,
         "https": _https_to_api(https) if https is not None else None,
         "createdAt": record.created_at,
         "updatedAt": record.updated_at,
@@ -568,7 +583,7 @@ def _parse_aws(
     }
 
 
-def _aws_to_api(aws: dict[str, Any], domain: Domain) -> dict[str, Any]:
+def _aws_to_api(aws: dict[str, Any], domain: Domain, principal_arn: str | None) -> dict[str, Any]:
     return {
         "roleArn": aws.get("roleArn"),
         "region": aws.get("region"),
@@ -576,6 +591,8 @@ def _aws_to_api(aws: dict[str, Any], domain: Domain) -> dict[str, Any]:
         "partitionKey": aws.get("partitionKey", "domainId"),
         "messageGroupKey": aws.get("messageGroupKey", "domainId"),
         "appendNewline": aws.get("appendNewline", True),
+        # Read-only: the policy the customer puts on the role; ignored in request bodies.
+        "trustPolicy": trust_policy(domain.external_id, principal_arn),
     }
 
 

@@ -109,7 +109,8 @@ class StreamService:
     """Operations on the streams of a domain, for one caller.
 
     ``actor`` is the user id written as ``userId`` into the configuration change
-    events, when the caller is known.
+    events, when the caller is known. ``aws_principal_arn`` is the service's AWS
+    identity, named in the trust policy of AWS streams.
     """
 
     def __init__(
@@ -121,8 +122,10 @@ class StreamService:
         strict_event_types: bool,
         actor: str | None = None,
         endpoint_checker: EndpointChecker | None = None,
+        aws_principal_arn: str | None = None,
     ) -> None:
         self._store = store
+        self._aws_principal_arn = aws_principal_arn
         self._endpoint_checker = endpoint_checker
         self._secret_box = secret_box
         self._is_known_type = is_known_type
@@ -260,7 +263,7 @@ class StreamService:
 
     def to_api(self, record: StreamRecord, domain: Domain) -> dict[str, Any]:
         """Return the API representation of a stored stream, without secret values."""
-        return stream_to_api(record, domain)
+        return stream_to_api(record, domain, principal_arn=self._aws_principal_arn)
 
     def read_secrets(self, record: StreamRecord) -> dict[str, Any]:
         """Return the decrypted secrets of a stream: ``{"headers": {...}, "signingSecret": ...}``.

@@ -40,8 +40,10 @@ class MemoryQueue:
     outcomes: list[DeliveryOutcome] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
 
-    async def fetch_queued(self, stream_id: str, limit: int) -> list[QueuedDelivery]:
-        return self.queue[:limit]
+    async def fetch_queued(
+        self, stream_id: str, limit: int, after_seq: int = 0
+    ) -> list[QueuedDelivery]:
+        return [item for item in self.queue if item.seq > after_seq][:limit]
 
     async def record_outcome(self, outcome: DeliveryOutcome) -> None:
         self.outcomes.append(outcome)

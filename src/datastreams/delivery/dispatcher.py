@@ -76,6 +76,10 @@ class _RoundResult:
         """Return whether the round sent nothing and left every delivery as it was."""
         return not (self.attempts or self.dead or self.skipped)
 
+    def handled(self) -> int:
+        """Return how many deliveries the round delivered, retried, dead-lettered or skipped."""
+        return len(self.delivered) + len(self.retry) + len(self.dead) + len(self.skipped)
+
 
 class Dispatcher:
     """Delivers one stream's queue through its sink until stopped."""
@@ -102,6 +106,9 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._repeats = RepeatedLog(logger)
         self._pending_write: asyncio.Task[None] | None = None
+        # After a round that handled every delivery it fetched, the next round reads
+        # past them while their outcome is still being written (see ``_run_round``).
+        self._read_ahead_seq = 0
 
     def wake(self) -> None:
         """Tell an idle dispatcher that new deliveries are queued."""
@@ -129,7 +136,10 @@ class Dispatcher:
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
                 except Exception as exc:
-                    # A store failure must not end delivery for good: wait and retry.
+                    # A store failure must not end delivery for good: wait and retry,
+                    # reading the queue from its start again.
+                    self._pending_write = None
+                    self._read_ahead_seq = 0
                     self._repeats.log(
                         logging.WARNING,
                         f"dispatcher round of stream {stream_id} failed: {exc!r}",
@@ -148,10 +158,20 @@ class Dispatcher:
             )
 
     async def _run_round(self) -> None:
-        limit = min(MAX_FETCH, max(MIN_FETCH, self._batch_capacity()))
-        deliveries = await self._store.fetch_queued(self.settings.stream_id, limit)
+        # Cleared before the fetch, so an append that lands during the fetch still
+        # wakes the dispatcher instead of waiting for the next poll.
+        self._wake.clear()
+        deliveries = await self._store.fetch_queued(
+            self.settings.stream_id, self._fetch_limit(), self._read_ahead_seq
+        )
 
         if not deliveries:
+            if self._read_ahead_seq:
+                # The last round's rows may still be in the queue until its outcome is
+                # written; read the queue from the start once that is done.
+                await self._finish_pending_write()
+                self._read_ahead_seq = 0
+                return
             await self._set_idle()
             await self._wait_for_work()
             return
@@ -161,13 +181,30 @@ class Dispatcher:
             # A stop came before the first batch: the queue and state are as they were.
             return
         outcome = self._outcome(result)
-        await self._write_outcome(outcome)
+        await self._finish_pending_write()
+        self._start_write(outcome)
         self._record_metrics(deliveries, result)
 
         if result.retry:
+            await self._finish_pending_write()
+            self._read_ahead_seq = 0
             await self._back_off(result.error)
+            return
+
+        self._backoff.reset()
+        if result.handled() == len(deliveries):
+            # The next round sends while this outcome is written: the writes of a
+            # stream stay in order because each waits for the one before it.
+            self._read_ahead_seq = deliveries[-1].seq
         else:
-            self._backoff.reset()
+            await self._finish_pending_write()
+            self._read_ahead_seq = 0
+
+    def _fetch_limit(self) -> int:
+        # Lanes wait for each other at the end of a round, so rounds of a stream with
+        # several lanes fetch more to keep the lanes busy for longer.
+        wanted = max(MIN_FETCH * self.settings.max_in_flight, self._batch_capacity())
+        return min(MAX_FETCH, wanted)
 
     def _batch_capacity(self) -> int:
         return self.sink.limits.max_records_per_call * self.settings.max_in_flight
@@ -326,11 +363,17 @@ class Dispatcher:
                 },
             )
 
-    async def _write_outcome(self, outcome: DeliveryOutcome) -> None:
-        # The write is shielded: a stop that cancels the round must not lose what
-        # the destination already accepted, or it would be sent a second time.
+    def _start_write(self, outcome: DeliveryOutcome) -> None:
         self._pending_write = asyncio.ensure_future(self._store.record_outcome(outcome))
-        await asyncio.shield(self._pending_write)
+
+    async def _finish_pending_write(self) -> None:
+        # Shielded: a stop that cancels the round must not lose what the destination
+        # already accepted, or it would be sent a second time.
+        if self._pending_write is None:
+            return
+        pending = self._pending_write
+        await asyncio.shield(pending)
+        self._pending_write = None
 
     def _record_metrics(self, deliveries: Sequence[QueuedDelivery], result: _RoundResult) -> None:
         if self._metrics is None:
@@ -367,7 +410,6 @@ class Dispatcher:
         await self._store.set_stream_state(self.settings.stream_id, STATE_IDLE, None)
 
     async def _wait_for_work(self) -> None:
-        self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_S)
         except TimeoutError:

@@ -171,8 +171,14 @@ class DeliveryStore(Protocol):
         process (the command line) do not call it, so dispatchers also poll.
         """
 
-    async def fetch_queued(self, stream_id: str, limit: int) -> list[QueuedDelivery]:
-        """Return the first ``limit`` queued deliveries of a stream in log order."""
+    async def fetch_queued(
+        self, stream_id: str, limit: int, after_seq: int = 0
+    ) -> list[QueuedDelivery]:
+        """Return the first ``limit`` queued deliveries of a stream after ``after_seq``, in log order.
+
+        ``after_seq`` lets a dispatcher read ahead while the outcome of the rows it
+        already sent is still being written.
+        """
 
     async def record_outcome(self, outcome: DeliveryOutcome) -> None:
         """Write a dispatcher round's outcome in one transaction (see ``DeliveryOutcome``).

@@ -268,6 +268,7 @@ SELECT
 FROM deliveries
 JOIN events ON events.seq = deliveries.event_seq
 WHERE deliveries.stream_id = :stream_id AND deliveries.status = 'queued'
+    AND deliveries.event_seq > :after_seq
 ORDER BY deliveries.event_seq
 LIMIT :limit;
 

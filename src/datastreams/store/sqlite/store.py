@@ -324,8 +324,10 @@ class SQLiteStore:
         """
         self._append_listeners.append((asyncio.get_running_loop(), listener))
 
-    async def fetch_queued(self, stream_id: str, limit: int) -> list[QueuedDelivery]:
-        params = {"stream_id": stream_id, "limit": limit}
+    async def fetch_queued(
+        self, stream_id: str, limit: int, after_seq: int = 0
+    ) -> list[QueuedDelivery]:
+        params = {"stream_id": stream_id, "limit": limit, "after_seq": after_seq}
         rows = await self._read(partial(_fetch_all, "fetch_queued", params))
         return [queued_delivery_from_row(row) for row in rows]
 

@@ -98,9 +98,9 @@ def format_time(dt: datetime, extra_100ns: int = 0) -> str:
 
 def epoch_seconds(canonical: str) -> float:
     """Return a canonical time as Unix seconds (the seventh fractional digit is dropped)."""
-    # datetime takes at most six fractional digits.
-    parsed = datetime.strptime(canonical[:26], "%Y-%m-%dT%H:%M:%S.%f")
-    return parsed.replace(tzinfo=UTC).timestamp()
+    # fromisoformat takes at most six fractional digits, and is several times faster
+    # than strptime, which matters because dispatchers call this for every delivery.
+    return datetime.fromisoformat(canonical[:26] + "+00:00").timestamp()
 
 
 def now_time() -> str:

@@ -10,6 +10,7 @@ misconfigured service does not start.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -65,11 +66,15 @@ def _parse_networks(raw: str) -> tuple[IPNetwork, ...]:
     return parse_networks(raw)
 
 
-def _parse_existing_file(raw: str) -> str | None:
+def _parse_ca_file(raw: str) -> str | None:
     if not raw:
         return None
     if not os.path.isfile(raw):
         raise ValueError("file not found")
+    try:
+        ssl.create_default_context(cafile=raw)
+    except ssl.SSLError as exc:
+        raise ValueError(f"not a PEM file of CA certificates ({exc.reason})") from None
     return raw
 
 
@@ -175,7 +180,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "tls_ca_file",
         None,
-        _parse_existing_file,
+        _parse_ca_file,
         "PEM file of extra certificate authorities trusted for HTTPS endpoints.",
     ),
     SettingSpec(

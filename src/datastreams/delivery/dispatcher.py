@@ -96,7 +96,9 @@ class Dispatcher:
     ) -> None:
         self.settings = settings
         self.sink = sink
-        self.state = STATE_IDLE
+        # Unknown until the first round: an empty queue then stores "idle", which
+        # replaces a "disabled" state left from before the stream was enabled.
+        self.state = ""
         self._store = store
         self._catalogue = catalogue
         self._now = now

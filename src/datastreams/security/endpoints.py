@@ -170,6 +170,11 @@ async def resolve_for_check(host: str, port: int, resolver: Any = None) -> list[
     return [result["host"] for result in results]
 
 
+ALLOW_HINT = (
+    "for development, admit its network with DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS "
+    "(or --allowed-endpoint-networks)"
+)
+
 # A name that does not resolve within this time when a stream is saved is accepted
 # with a warning; deliveries check the addresses again on every new connection.
 SAVE_RESOLVE_TIMEOUT_S = 2.0
@@ -190,7 +195,9 @@ async def check_endpoint_on_save(
     address = literal_address(host)
     if address is not None:
         reason = forbidden_reason(address, allowed)
-        return (None if reason is None else f"{address} {reason}"), None
+        if reason is None:
+            return None, None
+        return f"{address} {reason}; {ALLOW_HINT}", None
 
     try:
         async with asyncio.timeout(SAVE_RESOLVE_TIMEOUT_S):
@@ -201,5 +208,5 @@ async def check_endpoint_on_save(
     try:
         check_addresses(host, addresses, allowed)
     except ForbiddenEndpointAddress as exc:
-        return exc.message, None
+        return f"{exc.message}; {ALLOW_HINT}", None
     return None, None

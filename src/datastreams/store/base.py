@@ -174,7 +174,7 @@ class DeliveryStore(Protocol):
     async def fetch_queued(
         self, stream_id: str, limit: int, after_seq: int = 0
     ) -> list[QueuedDelivery]:
-        """Return the first ``limit`` queued deliveries of a stream after ``after_seq``, in log order.
+        """Return a stream's first ``limit`` queued deliveries after ``after_seq``, in log order.
 
         ``after_seq`` lets a dispatcher read ahead while the outcome of the rows it
         already sent is still being written.

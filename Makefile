@@ -18,9 +18,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/datastreams demo --exit-when-done
 
+# Browser tests drive Debian's Chromium; Playwright's own browser download is not used.
+CHROMIUM := /usr/bin/chromium
+
 # Kinesis tests also run against kinesis-local (npm); without Node.js they skip with the
-# reason, and fail in CI.
+# reason, and fail in CI. Browser tests fail with a clear message without Chromium.
 test: $(STAMP)
+	-bash scripts/install-chromium.sh $(CHROMIUM)
 	-bash scripts/install-kinesis-local.sh
 	$(BIN)/pytest
 

@@ -197,6 +197,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _parse_positive_float,
         "On SIGTERM, how long in-flight deliveries may take to finish, in seconds.",
     ),
+    SettingSpec(
+        "ui_session_idle_s",
+        1800,
+        _parse_positive_int,
+        "Admin web page sessions end after this many seconds without activity.",
+    ),
     SettingSpec("log_level", "INFO", _parse_log_level, "Lowest level of log records written."),
     SettingSpec(
         "log_format",
@@ -228,6 +234,7 @@ class Settings:
     tls_ca_file: str | None = None
     aws_principal_arn: str | None = None
     shutdown_grace_s: float = 5.0
+    ui_session_idle_s: int = 1800
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 

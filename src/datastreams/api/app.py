@@ -1,4 +1,4 @@
-"""The web application: routes under ``/api/v1``, health checks, and the runtime as lifespan."""
+"""The web application: routes under ``/api/v1``, health checks, admin pages, and the runtime."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from datastreams.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from datastreams.service import Runtime
 from datastreams.settings import Settings
 from datastreams.store.base import Store
+from datastreams.ui import install_ui
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings, store: Store, *, catalogue: Catalogue | None 
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["health"])
+    install_ui(app, settings)
     return app
 
 

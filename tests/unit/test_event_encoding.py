@@ -7,7 +7,12 @@ import pytest
 
 from datastreams.events.container import Event
 from datastreams.events.jsontext import JsonTextError, loads_strict, max_depth_exceeded
-from datastreams.events.parsing import event_from_line, parse_event_object
+from datastreams.events.parsing import (
+    ItemParsed,
+    event_from_line,
+    parse_event_object,
+    parse_ingest_body,
+)
 
 HEAD = (
     '{"time":"2022-06-29T16:40:30.9926931Z","guid":"3f2b8c1e-9a4d-4e6b-8f1a-2c3d4e5f6a7b",'
@@ -244,3 +249,13 @@ def test_event_from_line_optional_members_absent() -> None:
 def test_event_from_line_not_an_event() -> None:
     with pytest.raises(ValueError, match="not a canonical event"):
         event_from_line(b'{"time":"2022-06-29T16:40:30.9926931Z"}')
+
+
+def test_parsed_event_keeps_its_line() -> None:
+    body = b'{"domainId":"d1","type":"T","data":{"n":1.50}}'
+
+    [item] = parse_ingest_body(body, "application/json", max_event_bytes=1_048_576, max_items=10)
+
+    assert isinstance(item, ItemParsed)
+    assert item.event.encode() is item.line
+    assert item.event.with_data({"n": 2}).line is None

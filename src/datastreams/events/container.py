@@ -10,7 +10,7 @@ parser stores them as ``orjson.Fragment`` values (see ``datastreams.events.parsi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -46,6 +46,9 @@ class Event:
     user_id: str | None = None
     agent_user_id: str | None = None
     session_id: str | None = None
+    # The canonical line when the parser already produced it, so the store does not
+    # encode the event a second time. ``with_data`` returns a copy without it.
+    line: bytes | None = field(default=None, compare=False, repr=False)
 
     def to_json_object(self) -> dict[str, Any]:
         """Return the container as a dict in canonical member order."""
@@ -66,6 +69,8 @@ class Event:
 
     def encode(self) -> bytes:
         """Return the canonical line, without a trailing newline."""
+        if self.line is not None:
+            return self.line
         return orjson.dumps(self.to_json_object())
 
     def with_data(self, data: dict[str, Any]) -> Event:

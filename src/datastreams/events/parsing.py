@@ -315,6 +315,7 @@ def _validate_event(
 
     event = Event(time, guid, domain_id, event_type, data, user_id, agent_user_id, session_id)
     line = _encode(event)
+    event.line = line
     if len(line) > max_event_bytes:
         _reject(
             "",

@@ -1,10 +1,12 @@
 """``python -m bench``: run the benchmark scenarios, or render the report of a results file.
 
     python -m bench run [--scenario N ...] [--size small|full] [--repeats K]
-    python -m bench report RESULTS.json
+    python -m bench report RESULTS.json [MORE.json ...]
 
 ``run`` writes ``bench/results/<date>-<size>.json``; at full size it also renders
-``docs/benchmarks.md`` and its plots. It exits with 1 when a scenario did not
+``docs/benchmarks.md`` and its plots. When it runs only some scenarios, the report
+keeps the others from the newest results files of the same size in the results
+folder, so their figures stay on the page. It exits with 1 when a scenario did not
 complete or did not deliver every event, and never because of a speed target:
 targets are reported, not enforced, because the machine is shared and noisy.
 """
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.harness.machine import machine_facts
-from bench.harness.results import BenchResults, read_results, write_results
+from bench.harness.results import BenchResults, earlier_results, read_results, write_results
 from bench.scenarios import SCENARIOS
 from bench.scenarios.common import RunContext
 
@@ -55,8 +57,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     )
     report_choice.add_argument("--no-report", action="store_true", help="Render no report.")
 
-    report = commands.add_parser("report", help="Render the report of a results file.")
-    report.add_argument("results", type=Path)
+    report = commands.add_parser(
+        "report",
+        help="Render the report of results files; a scenario comes from the last file that has it.",
+    )
+    report.add_argument("results", type=Path, nargs="+", help="Results files, oldest first.")
     report.add_argument("--output", type=Path, default=DEFAULT_REPORT)
 
     arguments = parser.parse_args(argv)
@@ -98,17 +103,22 @@ def run_scenarios(arguments: argparse.Namespace, command: str) -> int:
 
     report_path = arguments.report or (DEFAULT_REPORT if size == "full" else None)
     if report_path is not None and not arguments.no_report:
-        render_report(results, results_path, report_path)
+        not_run = [scenario_id for scenario_id in SCENARIOS if scenario_id not in chosen]
+        earlier = earlier_results(arguments.results_dir, size, not_run, exclude=results_path)
+        for _, path in earlier:
+            _progress(f"the report keeps the scenarios that were not run from {path}")
+        render_report([*earlier, (results, results_path)], report_path)
 
     _print_summary(results)
     return 0 if results.all_complete else 1
 
 
-def render_report(results: BenchResults, results_path: Path, report_path: Path) -> None:
+def render_report(files: list[tuple[BenchResults, Path]], report_path: Path) -> None:
+    """Render the report of results files, given oldest first."""
     # matplotlib is imported only here, so a smoke run works without the bench extra.
     from bench.harness.report import write_report
 
-    write_report(results, results_path, report_path)
+    write_report(files, report_path)
     _progress(f"report written to {report_path}")
 
 
@@ -138,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         command = shlex.join(["python", "-m", "bench", *argv])
         return run_scenarios(arguments, command)
 
-    results = read_results(arguments.results)
-    render_report(results, arguments.results, arguments.output)
+    files = [(read_results(path), path) for path in arguments.results]
+    render_report(files, arguments.output)
     return 0
 
 

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from bench.harness.results import BenchResults, ScenarioResult
+from bench.harness.results import BenchResults, ScenarioResult, is_figure_role
 
 MB = 1_000_000
 FIGURE_SIZE = (8, 4)
@@ -48,7 +48,7 @@ def _draw_rates(scenario: ScenarioResult, path: Path) -> Path:
             continue
         seconds = [point[0] for point in run.series]
         rates = [point[1] for point in run.series]
-        style = "-" if run.role == "scenario" else "--"
+        style = "-" if is_figure_role(run.role) else "--"
         axes.plot(seconds, rates, style, label=f"{run.role}, run {run.repeat + 1}", linewidth=1)
 
         if run.role == "scenario" and run.rss_series and scenario.id == "6":

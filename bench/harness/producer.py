@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,8 +133,17 @@ async def publish_batch(
         result.errors.append(f"event {first + rejected.index} was rejected: {rejected.error}")
 
 
-def run_producer(plan: ProducerPlan, directory: Path, timeout_s: float) -> ProducerResult:
-    """Run the producer process for ``plan`` and return its result."""
+def run_producer(
+    plan: ProducerPlan,
+    directory: Path,
+    timeout_s: float,
+    environment: Mapping[str, str] | None = None,
+) -> ProducerResult:
+    """Run the producer process for ``plan`` and return its result.
+
+    ``environment`` replaces the default, this process's environment without
+    ``DATASTREAMS_*`` variables.
+    """
     plan_path = directory / "producer-plan.json"
     result_path = directory / "producer-result.json"
     plan_path.write_bytes(orjson.dumps(asdict(plan)))
@@ -142,7 +152,7 @@ def run_producer(plan: ProducerPlan, directory: Path, timeout_s: float) -> Produ
     run_to_completion(
         "producer",
         python_command("bench.harness.producer", str(plan_path), str(result_path)),
-        clean_environment(),
+        environment if environment is not None else clean_environment(),
         directory / "producer.log",
         timeout_s,
     )

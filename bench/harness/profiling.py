@@ -3,7 +3,8 @@
     python -m bench.harness.profiling --scenario 1 --events 100000 --output DIR
 
 It runs one service run of a scenario: ``1`` ingest without streams, ``2`` one
-stream with batches of 500, or ``3`` one event per request. ``py-spy record`` samples
+stream with batches of 500, ``3`` one event per request, or ``7`` a Kinesis, a
+Firehose and an SQS stream delivering into the AWS stub. ``py-spy record`` samples
 the service process 100 times a second and leaves idle threads out, so the samples
 show where CPU time goes. The tool prints the functions with the most samples, per
 thread, and keeps the raw collapsed stacks in DIR for flame graph tools.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from bench.harness.events import new_run_tag
 from bench.harness.processes import HarnessError
+from bench.scenarios.aws import run_aws_service
 from bench.scenarios.common import (
     ROOT_DOMAIN,
     ServicePlan,
@@ -123,7 +125,7 @@ def scenario_plan(scenario: str, count: int) -> ServicePlan:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.harness.profiling")
-    parser.add_argument("--scenario", choices=["1", "2", "3"], required=True)
+    parser.add_argument("--scenario", choices=["1", "2", "3", "7"], required=True)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--output", type=Path, required=True, help="Folder for the raw stacks.")
     arguments = parser.parse_args()
@@ -131,9 +133,13 @@ def main() -> int:
     arguments.output.mkdir(parents=True, exist_ok=True)
     raw_path = arguments.output / f"scenario-{arguments.scenario}.txt"
     recorder = PySpyRecorder(raw_path)
-    outcome = run_service(scenario_plan(arguments.scenario, arguments.events), recorder)
+    if arguments.scenario == "7":
+        producer = run_aws_service(arguments.events, new_run_tag(), recorder).producer
+    else:
+        plan = scenario_plan(arguments.scenario, arguments.events)
+        producer = run_service(plan, recorder).producer
 
-    print(f"accepted {outcome.producer.accepted} of {arguments.events} events")
+    print(f"accepted {producer.accepted} of {arguments.events} events")
     if not raw_path.exists():
         print(f"py-spy wrote no samples to {raw_path}", file=sys.stderr)
         return 1

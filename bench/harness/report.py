@@ -1,16 +1,22 @@
-"""The benchmark report (``docs/benchmarks.md``), rendered from a results file.
+"""The benchmark report (``docs/benchmarks.md``), rendered from one or more results files.
 
-``render_report`` is pure: it turns results into Markdown, so tests can check the
-text. ``write_report`` also draws the plots into a folder beside the report and
-links them.
+``render_report`` and ``render_sources`` are pure: they turn results into Markdown,
+so tests can check the text. ``write_report`` also draws the plots into a folder
+beside the report and links them.
+
+A report of several results files shows each scenario from the last file that has
+it, so a run of some scenarios can replace their sections and keep the others.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness.results import BenchResults, Check, Run, ScenarioResult
+from bench.harness.results import BenchResults, Check, Run, ScenarioResult, is_figure_role
 
 # Memory is shown in decimal megabytes, the unit of the memory target.
 MB = 1_000_000
@@ -24,6 +30,8 @@ publishes from a separate process with four asyncio tasks of `datastreams.client
 in 500-event batches of a typical 350-byte event. Throughput is events over the time
 from the first publish to the last receipt (to the last ingest response for the
 ingest figures); memory is the peak resident set size (VmHWM) of the `serve` process.
+Scenario 7 delivers to a stub of STS, Kinesis, Firehose and SQS on 127.0.0.1
+(`bench/harness/aws_stub.py`) instead of receivers, and counts receipts there.
 `bench/README.md` describes the options and the profiling tool."""
 
 NOISE_NOTE = (
@@ -34,32 +42,105 @@ NOISE_NOTE = (
 )
 
 
-def write_report(results: BenchResults, results_path: Path, report_path: Path) -> None:
-    """Draw the plots and write the report that links them."""
+@dataclass(frozen=True, slots=True)
+class ReportSource:
+    """One results file of a report: its results and the link to it from the report."""
+
+    results: BenchResults
+    link: str
+
+
+def write_report(files: Sequence[tuple[BenchResults, Path]], report_path: Path) -> None:
+    """Draw the plots and write the report of results files, given oldest first."""
     from bench.harness.plots import draw_plots
 
+    sources = [
+        ReportSource(results, _relative(results_path, report_path.parent))
+        for results, results_path in files
+    ]
+    shown = [scenario for scenario, _ in select_scenarios(sources)]
     plots_directory = report_path.parent / report_path.stem
-    plots = draw_plots(results, plots_directory)
+    plots = draw_plots(dataclasses.replace(sources[-1].results, scenarios=shown), plots_directory)
     links = {
         scenario_id: [_relative(path, report_path.parent) for path in paths]
         for scenario_id, paths in plots.items()
     }
-    text = render_report(results, _relative(results_path, report_path.parent), links)
+    text = render_sources(sources, links)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(text, encoding="utf-8")
+
+
+def select_scenarios(
+    sources: Sequence[ReportSource],
+) -> list[tuple[ScenarioResult, ReportSource]]:
+    """Return each scenario from the last source that has it, in the order ids first appear."""
+    chosen: dict[str, tuple[ScenarioResult, ReportSource]] = {}
+    order: list[str] = []
+    for source in sources:
+        for scenario in source.results.scenarios:
+            if scenario.id not in chosen:
+                order.append(scenario.id)
+            chosen[scenario.id] = (scenario, source)
+    return [chosen[scenario_id] for scenario_id in order]
 
 
 def render_report(
     results: BenchResults, results_link: str, plots: dict[str, list[str]] | None = None
 ) -> str:
-    """Return the report as Markdown; ``plots`` maps scenario ids to image paths."""
+    """Return the report of one results file as Markdown; ``plots`` maps ids to image paths."""
+    return render_sources([ReportSource(results, results_link)], plots)
+
+
+def render_sources(
+    sources: Sequence[ReportSource], plots: dict[str, list[str]] | None = None
+) -> str:
+    """Return the report of several results files, given oldest first, as Markdown."""
+    if not sources:
+        raise ValueError("a report needs at least one results file")
     plots = plots or {}
-    machine = _machine_line(results)
-    lines = [
-        "# Benchmarks",
-        "",
+    selected = select_scenarios(sources)
+    used = [source for source in sources if any(chosen is source for _, chosen in selected)]
+    scenarios = [scenario for scenario, _ in selected]
+
+    lines = ["# Benchmarks", ""]
+    if len(used) == 1:
+        lines.extend(_single_source_header(used[0]))
+    else:
+        lines.extend(_sources_header(used, selected))
+    lines.extend(
+        [
+            HOW_TO_RUN,
+            "",
+            NOISE_NOTE,
+            "",
+            "## Targets",
+            "",
+            "| # | scenario | check | target | measured | met |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+    )
+    for scenario in scenarios:
+        lines.extend(_summary_rows(scenario))
+
+    lines.extend(["", _met_sentence(scenarios), ""])
+    for scenario, source in selected:
+        results_link = source.link if len(used) > 1 else None
+        lines.extend(
+            _scenario_section(
+                scenario,
+                _machine_line(source.results),
+                plots.get(scenario.id, []),
+                results_link,
+            )
+        )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _single_source_header(source: ReportSource) -> list[str]:
+    results = source.results
+    return [
         "Generated by `python -m bench report` from "
-        f"[{Path(results_link).name}]({results_link}), the results of:",
+        f"[{Path(source.link).name}]({source.link}), the results of:",
         "",
         f"    {results.command}",
         "",
@@ -67,24 +148,35 @@ def render_report(
         f"`{results.size}`, {_runs_phrase(results.repeats)} of each scenario and baseline "
         "unless a scenario says otherwise.",
         "",
-        f"Machine: {machine}.",
+        f"Machine: {_machine_line(results)}.",
         "",
-        HOW_TO_RUN,
-        "",
-        NOISE_NOTE,
-        "",
-        "## Targets",
-        "",
-        "| # | scenario | check | target | measured | met |",
-        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for scenario in results.scenarios:
-        lines.extend(_summary_rows(scenario))
 
-    lines.extend(["", _met_sentence(results), ""])
-    for scenario in results.scenarios:
-        lines.extend(_scenario_section(scenario, machine, plots.get(scenario.id, [])))
-    return "\n".join(lines).rstrip() + "\n"
+
+def _sources_header(
+    sources: Sequence[ReportSource], selected: Sequence[tuple[ScenarioResult, ReportSource]]
+) -> list[str]:
+    lines = [
+        "Generated by `python -m bench report` from these results files, oldest first. "
+        "Each scenario comes from the newest file that has it and names that file.",
+        "",
+    ]
+    for source in sources:
+        results = source.results
+        shown = ", ".join(scenario.id for scenario, chosen in selected if chosen is source)
+        lines.append(
+            f"- [{Path(source.link).name}]({source.link}): `{results.command}`, "
+            f"run from {results.started_at} to {results.finished_at} (UTC) at size "
+            f"`{results.size}`, {_runs_phrase(results.repeats)} of each scenario and "
+            f"baseline unless a scenario says otherwise; shown here: {_scenarios_phrase(shown)}. "
+            f"Machine: {_machine_line(results)}."
+        )
+    lines.append("")
+    return lines
+
+
+def _scenarios_phrase(ids: str) -> str:
+    return f"scenarios {ids}" if "," in ids else f"scenario {ids}"
 
 
 def _runs_phrase(repeats: int) -> str:
@@ -118,8 +210,8 @@ def _summary_rows(scenario: ScenarioResult) -> list[str]:
     ]
 
 
-def _met_sentence(results: BenchResults) -> str:
-    checks = [(scenario, check) for scenario in results.scenarios for check in scenario.checks]
+def _met_sentence(scenarios: Sequence[ScenarioResult]) -> str:
+    checks = [(scenario, check) for scenario in scenarios for check in scenario.checks]
     met = [f"{scenario.id} ({check.name})" for scenario, check in checks if check.met]
     not_met = [f"{scenario.id} ({check.name})" for scenario, check in checks if check.met is False]
     missing = [f"{scenario.id} ({check.name})" for scenario, check in checks if check.met is None]
@@ -129,7 +221,7 @@ def _met_sentence(results: BenchResults) -> str:
     ]
     if missing:
         sentences.append(f"No figure: {', '.join(missing)}.")
-    incomplete = [scenario.id for scenario in results.scenarios if scenario.status == "incomplete"]
+    incomplete = [scenario.id for scenario in scenarios if scenario.status == "incomplete"]
     if incomplete:
         sentences.append(
             f"Scenarios {', '.join(incomplete)} did not deliver every event in some runs; "
@@ -138,7 +230,9 @@ def _met_sentence(results: BenchResults) -> str:
     return " ".join(sentences)
 
 
-def _scenario_section(scenario: ScenarioResult, machine: str, plots: list[str]) -> list[str]:
+def _scenario_section(
+    scenario: ScenarioResult, machine: str, plots: list[str], results_link: str | None
+) -> list[str]:
     lines = [f"## {scenario.id}. {scenario.title}", ""]
     if scenario.status == "not built yet":
         lines.extend(["Not built yet: " + "; ".join(scenario.problems) + ".", ""])
@@ -149,7 +243,7 @@ def _scenario_section(scenario: ScenarioResult, machine: str, plots: list[str]) 
         runs = scenario.complete_runs(role)
         median = scenario.medians.get(role)
         median_text = f"{median:,.0f} events/s" if median is not None else "no complete run"
-        name = "figure" if role == "scenario" else "baseline"
+        name = "figure" if is_figure_role(role) else "baseline"
         lines.append(f"| {name}: {description} | {median_text} (median of {len(runs)}) |")
 
     if scenario.latency:
@@ -170,6 +264,8 @@ def _scenario_section(scenario: ScenarioResult, machine: str, plots: list[str]) 
     lines.append(f"| status | {scenario.status} |")
     lines.append(f"| machine | {machine} |")
     lines.append(f"| command | `{scenario.command}` |")
+    if results_link is not None:
+        lines.append(f"| results | [{Path(results_link).name}]({results_link}) |")
     lines.extend(["", "Runs in the order they ran:", ""])
     lines.extend(_run_line(run) for run in scenario.runs)
     lines.append("")

@@ -3,17 +3,23 @@
 A scenario alternates its runs with those of its baselines (A B A B ...), because the
 shared machine drifts by a third within minutes. Its figures are medians over the
 complete runs of each role, and each target is a check on a ratio of two medians
-measured in the same run, or on an absolute figure where the target is one.
+measured in the same run, or on an absolute figure where the target is one. Roles
+whose name starts with ``scenario`` are the scenario's own figures (one scenario may
+measure several destinations in one run); the other roles are baselines.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -106,6 +112,11 @@ class BenchResults:
         return all(scenario.status in ("completed", "not built yet") for scenario in self.scenarios)
 
 
+def is_figure_role(role: str) -> bool:
+    """Return whether runs of ``role`` measure the scenario itself rather than a baseline."""
+    return role.startswith("scenario")
+
+
 def median_rate(runs: list[Run]) -> float | None:
     """Return the median rate of the runs that have one."""
     rates = [run.rate for run in runs if run.rate is not None]
@@ -162,6 +173,39 @@ def read_results(path: Path) -> BenchResults:
         )
     scenarios = [_scenario_from_json(item) for item in data.pop("scenarios")]
     return BenchResults(**data, scenarios=scenarios)
+
+
+def earlier_results(
+    directory: Path, size: str, scenario_ids: Iterable[str], exclude: Path | None = None
+) -> list[tuple[BenchResults, Path]]:
+    """Return the newest results file of ``size`` in ``directory`` for each of ``scenario_ids``.
+
+    The files come oldest first, each once, and only if it is the newest to have one
+    of the scenarios. File names start with the start time, so their order is the
+    order of the runs. A file that cannot be read, or has another schema version,
+    is skipped with a warning.
+    """
+    wanted = set(scenario_ids)
+    paths = sorted(directory.glob(f"*-{size}.json"), reverse=True)
+    chosen: list[tuple[BenchResults, Path]] = []
+
+    for path in paths:
+        if not wanted:
+            break
+        if exclude is not None and path.resolve() == exclude.resolve():
+            continue
+        try:
+            results = read_results(path)
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            logger.warning(
+                "skipped results file %s: %s", path, error, extra={"action": "results_skipped"}
+            )
+            continue
+        found = wanted & {scenario.id for scenario in results.scenarios}
+        if found:
+            chosen.append((results, path))
+            wanted -= found
+    return chosen[::-1]
 
 
 def _scenario_from_json(data: dict[str, Any]) -> ScenarioResult:

@@ -8,7 +8,7 @@ API with the admin key, because a command per domain would take minutes for a tr
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,19 @@ class Keys:
 
 
 class ServiceUnderTest:
-    """One ``datastreams serve`` process and the database it works on."""
+    """One ``datastreams serve`` process and the database it works on.
 
-    def __init__(self, directory: Path, root_domain: str, ca_file: Path | None) -> None:
+    ``environment``, when given, replaces this process's environment (without
+    ``DATASTREAMS_*`` variables) as the base for ``serve`` and its commands.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        root_domain: str,
+        ca_file: Path | None,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self.directory = directory
         self.root_domain = root_domain
         self.db_path = directory / "datastreams.db"
@@ -52,11 +62,13 @@ class ServiceUnderTest:
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.keys: Keys | None = None
         self.rss: RssSampler | None = None
-        self._environment = clean_environment(
-            DATASTREAMS_DB=str(self.db_path),
-            DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS=ALLOWED_NETWORKS,
-            DATASTREAMS_LOG_LEVEL="WARNING",
-        )
+        base = dict(environment) if environment is not None else clean_environment()
+        self._environment = {
+            **base,
+            "DATASTREAMS_DB": str(self.db_path),
+            "DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS": ALLOWED_NETWORKS,
+            "DATASTREAMS_LOG_LEVEL": "WARNING",
+        }
         if ca_file is not None:
             self._environment["DATASTREAMS_TLS_CA_FILE"] = str(ca_file)
         self._child = ChildProcess(

@@ -34,3 +34,9 @@ def test_run_rejects_unknown_scenario() -> None:
         parse_arguments(["run", "--scenario", "9"])
 
     assert raised.value.code == 2
+
+
+def test_report_takes_several_files() -> None:
+    arguments = parse_arguments(["report", "old.json", "new.json"])
+
+    assert [path.name for path in arguments.results] == ["old.json", "new.json"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.harness.report import render_report
+from bench.harness.report import ReportSource, render_report, render_sources, select_scenarios
 from bench.harness.results import BenchResults, Check, Run, ScenarioResult
 
 
@@ -83,3 +83,71 @@ def test_report_links_plots() -> None:
     text = render_report(_results(), "x.json", {"1": ["benchmarks/scenario-1-rate.png"]})
 
     assert "![Scenario 1](benchmarks/scenario-1-rate.png)" in text
+
+
+def _single(scenario: ScenarioResult, started_at: str, command: str) -> BenchResults:
+    machine = {"cores": 2, "python": "3.11.7", "sqlite": "3.40.1", "loadAverage": [1.0]}
+    return BenchResults(started_at, started_at, command, "full", 3, machine, [scenario])
+
+
+def _sources() -> list[ReportSource]:
+    older = _results()
+    aws = ScenarioResult(
+        id="7",
+        title="AWS sinks",
+        status="completed",
+        roles={"scenario": "Kinesis", "scenarioSqs": "SQS", "putRecords": "bare loop"},
+        runs=[
+            Run("putRecords", 0, 100, delivered=100, rate=50_000.0, complete=True),
+            Run("scenario", 0, 100, delivered=100, rate=8_000.0, complete=True),
+            Run("scenarioSqs", 0, 100, delivered=100, rate=3_000.0, complete=True),
+        ],
+        medians={"putRecords": 50_000.0, "scenario": 8_000.0, "scenarioSqs": 3_000.0},
+        command="python -m bench run --scenario 7 --size full --repeats 3",
+    )
+    newer = _single(aws, "2024-02-01T00:00:00", "python -m bench run --scenario 7 --size full")
+    return [
+        ReportSource(older, "../bench/results/old.json"),
+        ReportSource(newer, "../bench/results/new.json"),
+    ]
+
+
+def test_merged_report_takes_newest_scenario() -> None:
+    text = render_sources(_sources())
+
+    assert "Not built yet" not in text
+    assert "| figure: Kinesis | 8,000 events/s (median of 1) |" in text
+    assert "| 1 | Ingest over HTTP | ingest / SQLite |" in text
+
+
+def test_merged_report_lists_each_file() -> None:
+    text = render_sources(_sources())
+
+    assert "- [old.json](../bench/results/old.json): `python -m bench run --size full`" in text
+    assert "shown here: scenarios 1, 5. Machine:" in text
+    assert "shown here: scenario 7. Machine: 2 cores; Python 3.11.7" in text
+    assert "| results | [new.json](../bench/results/new.json) |" in text
+
+
+def test_merged_report_leaves_out_unused_file() -> None:
+    older, newer = _sources()
+    newer.results.scenarios = _results().scenarios
+
+    text = render_sources([older, newer])
+
+    assert "old.json" not in text
+    assert "| results |" not in text
+
+
+def test_report_labels_scenario_roles_as_figures() -> None:
+    text = render_sources(_sources())
+
+    assert "| figure: SQS | 3,000 events/s (median of 1) |" in text
+    assert "| baseline: bare loop | 50,000 events/s (median of 1) |" in text
+
+
+def test_selected_scenarios_keep_first_order() -> None:
+    selected = select_scenarios(_sources())
+
+    assert [scenario.id for scenario, _ in selected] == ["1", "5", "7"]
+    assert selected[2][1].link == "../bench/results/new.json"

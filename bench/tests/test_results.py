@@ -11,6 +11,7 @@ from bench.harness.results import (
     Check,
     Run,
     ScenarioResult,
+    earlier_results,
     median_rate,
     percentile,
     rate_series,
@@ -112,3 +113,41 @@ def test_rate_series_weights() -> None:
     series = rate_series([0.25, 2.0], start=0.0, buckets=2, weights=[500, 100])
 
     assert series == [[0.0, 500.0], [1.0, 0.0], [2.0, 100.0]]
+
+
+def _results_with(*scenario_ids: str) -> BenchResults:
+    scenarios = [
+        ScenarioResult(id=scenario_id, title="t", status="completed")
+        for scenario_id in scenario_ids
+    ]
+    return BenchResults("s", "f", "c", "full", 3, {}, scenarios)
+
+
+def test_earlier_results_pick_newest_per_scenario(tmp_path: Path) -> None:
+    write_results(_results_with("1", "2", "7"), tmp_path / "2026-01-01-000000-full.json")
+    write_results(_results_with("1"), tmp_path / "2026-01-02-000000-full.json")
+    write_results(_results_with("2"), tmp_path / "2026-01-03-000000-small.json")
+    current = tmp_path / "2026-01-04-000000-full.json"
+    write_results(_results_with("2"), current)
+
+    earlier = earlier_results(tmp_path, "full", ["1", "2"], exclude=current)
+
+    assert [path.name for _, path in earlier] == [
+        "2026-01-01-000000-full.json",
+        "2026-01-02-000000-full.json",
+    ]
+
+
+def test_earlier_results_skip_unreadable_file(tmp_path: Path) -> None:
+    write_results(_results_with("1"), tmp_path / "2026-01-01-000000-full.json")
+    (tmp_path / "2026-01-02-000000-full.json").write_text("{", encoding="utf-8")
+
+    earlier = earlier_results(tmp_path, "full", ["1"])
+
+    assert [path.name for _, path in earlier] == ["2026-01-01-000000-full.json"]
+
+
+def test_earlier_results_for_no_scenario(tmp_path: Path) -> None:
+    write_results(_results_with("1"), tmp_path / "2026-01-01-000000-full.json")
+
+    assert earlier_results(tmp_path, "full", []) == []

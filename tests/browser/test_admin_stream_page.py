@@ -13,8 +13,8 @@ from browser_env import (
     sign_in,
     wait_until,
 )
-from playwright.sync_api import Page, expect
-from service_process import Tenants
+from playwright.sync_api import Browser, Page, expect
+from service_process import ServerProcess, Tenants
 
 from datastreams.receiver import Receiver
 
@@ -172,6 +172,32 @@ def test_delete_stream_asks_first(
     assert api.get_stream("acme", stream["id"]).status_code == 404
 
 
+def test_delete_without_script_confirms(
+    browser: Browser,
+    ui_server: ServerProcess,
+    api: Api,
+    receiver: Receiver,
+    browser_tenants: Tenants,
+) -> None:
+    stream = api.https_stream("acme", receiver.url)
+    context = browser.new_context(base_url=ui_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, browser_tenants.acme_admin)
+        page.goto(f"/domains/acme/streams/{stream['id']}")
+
+        page.get_by_role("button", name="Delete", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Delete the stream")
+        kept = api.get_stream("acme", stream["id"]).status_code
+        page.get_by_role("button", name="Delete stream").click()
+        expect(page).to_have_url("/domains/acme/streams")
+    finally:
+        context.close()
+
+    assert kept == 200
+    assert api.get_stream("acme", stream["id"]).status_code == 404
+
+
 def test_replay_queues_events(
     page: Page, api: Api, receiver: Receiver, browser_tenants: Tenants
 ) -> None:
@@ -218,7 +244,9 @@ def test_new_signing_secret_shown_once(
     page.get_by_role("button", name="Generate a new secret").click()
 
     secret = page.get_by_label("New signing secret").input_value()
+    version = api.get_stream("acme", stream["id"]).json()["version"]
     assert secret.startswith("whsec_")
     assert api.get_stream("acme", stream["id"]).json()["https"]["signingSecretSet"] is True
-    page.goto(f"/domains/acme/streams/{stream['id']}")
+    page.reload()
     assert secret not in page.content()
+    assert api.get_stream("acme", stream["id"]).json()["version"] == version

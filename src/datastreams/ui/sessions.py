@@ -50,6 +50,8 @@ class Session:
     csrf_token: str
     last_active: float
     flashes: list[Flash] = field(default_factory=list)
+    # A signing secret generated for a stream, shown once on the next page of that stream.
+    new_secrets: dict[str, Secret] = field(default_factory=dict)
 
     def flash(self, kind: FlashKind, text: str) -> None:
         """Queue a message for the next page."""

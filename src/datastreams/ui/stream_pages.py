@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from datastreams.api.auth import runtime_of
 from datastreams.errors import BodyError, ValidationError
+from datastreams.settings import Secret
 from datastreams.ui.access import (
     Form,
     PageRoute,
@@ -110,7 +111,10 @@ async def stream_page(
 
     # The page of dead letters after an id; anything else shows the first page.
     after = parse_decimal(dead_after)
-    return await _render_stream_page(request, session, domain_id, stream_id, dead_after=after)
+    new_secret = session.new_secrets.pop(stream_id, None)
+    return await _render_stream_page(
+        request, session, domain_id, stream_id, dead_after=after, new_secret=new_secret
+    )
 
 
 @router.get("/domains/{domain_id}/streams/{stream_id}/live")
@@ -156,11 +160,24 @@ async def set_stream_enabled(request: Request, domain_id: str, stream_id: str) -
 
 @router.post("/domains/{domain_id}/streams/{stream_id}/delete")
 async def delete_stream(request: Request, domain_id: str, stream_id: str) -> Response:
-    """Delete the stream with its queue and dead letters."""
-    session, _ = await _posted_form(request, domain_id)
+    """Delete the stream with its queue and dead letters, once the deletion is confirmed.
+
+    The page's script asks in a dialog and sends ``confirmed=yes``; without the script
+    the first post shows a confirmation page that sends it.
+    """
+    session, form = await _posted_form(request, domain_id)
     streams = stream_service(request, session.principal)
 
     stream = await streams.get(domain_id, stream_id)
+    if form.get("confirmed") != "yes":
+        frame = await page_context(request, session, domain_id)
+        context = {
+            **frame,
+            "label": _label(stream),
+            "stream_url": _stream_url(domain_id, stream_id),
+        }
+        return html_response("confirm_delete.html", context)
+
     await streams.delete(domain_id, stream_id)
     session.flash("success", f"Deleted stream \u201c{_label(stream)}\u201d.")
     return redirect(request, f"/domains/{domain_id}/streams")
@@ -233,10 +250,12 @@ async def rotate_signing_secret(request: Request, domain_id: str, stream_id: str
     _, secret = await streams.rotate_signing_secret(domain_id, stream_id)
     # As the API route does: replace the running dispatcher before responding, so every
     # request sent after this page carries the new signature.
-    supervisor = runtime_of(request).supervisor
-    if supervisor is not None:
-        await supervisor.sync()
-    return await _render_stream_page(request, session, domain_id, stream_id, new_secret=secret)
+    await runtime_of(request).apply_stream_changes()
+
+    # Redirected rather than rendered, so reloading the page cannot post the form again
+    # and generate yet another secret. The stream page shows it once.
+    session.new_secrets[stream_id] = Secret(secret)
+    return redirect(request, _stream_url(domain_id, stream_id))
 
 
 async def _posted_session(request: Request, domain_id: str) -> Session:

@@ -58,14 +58,30 @@
     if (body) body.innerHTML = "";
   }, true);
 
+  // The server asks again on a page of its own unless the form says it was confirmed.
+  function markConfirmed(form) {
+    let field = form.querySelector("input[name=confirmed]");
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "confirmed";
+      form.append(field);
+    }
+    field.value = "yes";
+  }
+
   function confirmThen(button) {
     const dialog = document.getElementById("confirm-dialog");
     dialog.querySelector("[data-confirm-message]").textContent = button.dataset.confirm;
     dialog.querySelector("[data-confirm-accept]").textContent = button.dataset.confirmLabel || "Delete";
     dialog.returnValue = "";
     dialog.addEventListener("close", () => {
-      if (dialog.returnValue === "accept") button.form.requestSubmit(button);
-      else button.focus();
+      if (dialog.returnValue === "accept") {
+        markConfirmed(button.form);
+        button.form.requestSubmit(button);
+      } else {
+        button.focus();
+      }
     }, { once: true });
     dialog.showModal();
     // The safe choice has the focus, so Enter alone deletes nothing.

@@ -25,6 +25,7 @@ from datastreams.delivery.sinks import SinkOptions
 from datastreams.delivery.supervisor import DeliverySupervisor
 from datastreams.domains import DomainService
 from datastreams.events.catalogue import Catalogue, load_catalogue
+from datastreams.events.parse_pool import ParsePool
 from datastreams.events.timefmt import format_time
 from datastreams.metrics import Metrics
 from datastreams.security.endpoints import check_endpoint_on_save
@@ -66,6 +67,7 @@ class Runtime:
         self._opened = False
         self.supervisor: DeliverySupervisor | None = None
         self.metrics = Metrics()
+        self.parse_pool: ParsePool | None = None
         self._deliver = deliver
 
     @property
@@ -148,6 +150,10 @@ class Runtime:
                 asyncio.create_task(self._run_retention(), name="retention"),
             ]
 
+        if self._background and self.settings.ingest_workers > 0:
+            known = self.catalogue.names() if self.settings.strict_event_types else None
+            self.parse_pool = ParsePool(self.settings.ingest_workers, known)
+
         deliver = self._background if self._deliver is None else self._deliver
         if deliver:
             self.supervisor = DeliverySupervisor(
@@ -171,6 +177,10 @@ class Runtime:
         if self.supervisor is not None:
             await self.supervisor.stop(self.settings.shutdown_grace_s)
             self.supervisor = None
+
+        if self.parse_pool is not None:
+            await asyncio.to_thread(self.parse_pool.close)
+            self.parse_pool = None
 
         for task in self._tasks:
             task.cancel()

@@ -45,6 +45,13 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
+def _parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return value
+
+
 def _parse_port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
@@ -139,6 +146,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Most events accepted in one ingest request.",
     ),
     SettingSpec(
+        "ingest_workers",
+        1,
+        _parse_non_negative_int,
+        "Worker processes that parse ingest requests; 0 parses in the serving process.",
+    ),
+    SettingSpec(
         "event_retention_s",
         604_800,
         _parse_positive_int,
@@ -225,6 +238,7 @@ class Settings:
     max_event_bytes: int = 1_048_576
     max_body_bytes: int = 16_777_216
     max_batch_items: int = 1000
+    ingest_workers: int = 1
     event_retention_s: int = 604_800
     dead_letter_retention_s: int = 1_209_600
     retention_interval_s: int = 300

@@ -23,8 +23,10 @@ from datastreams.api.bodies import json_response, read_body
 from datastreams.api.errors import error_body
 from datastreams.errors import FieldError
 from datastreams.events.container import Event
+from datastreams.events.parse_pool import ParsedItems
 from datastreams.events.parsing import ItemRejected, body_format_of, parse_ingest_body
 from datastreams.metrics import Metrics
+from datastreams.service import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +43,7 @@ async def ingest_events(request: Request, principal: ProducerKey) -> Response:
     content_type = request.headers.get("content-type")
     body_format_of(content_type)
     body = await read_body(request, settings.max_body_bytes)
-    # NOTE: parsing runs on the event loop, so a body near the size limit delays other
-    # requests while it is parsed. A thread would not help much while the GIL is held.
-    parsed = parse_ingest_body(
-        body,
-        content_type,
-        max_event_bytes=settings.max_event_bytes,
-        max_items=settings.max_batch_items,
-        is_known_type=runtime.is_known_type if settings.strict_event_types else None,
-    )
+    parsed = await _parse(runtime, body, content_type)
     scope = await authenticator_of(request).scope(principal.domain_id)
 
     # One result per item, in input order. Accepted events get their final status,
@@ -82,6 +76,27 @@ async def ingest_events(request: Request, principal: ProducerKey) -> Response:
             item_result["time"] = outcome.time
 
     return _summary_response(item_results, runtime.metrics)
+
+
+async def _parse(runtime: Runtime, body: bytes, content_type: str | None) -> ParsedItems:
+    settings = runtime.settings
+    if runtime.parse_pool is not None:
+        return await runtime.parse_pool.parse(
+            body,
+            content_type,
+            max_event_bytes=settings.max_event_bytes,
+            max_items=settings.max_batch_items,
+        )
+
+    # NOTE: without ingest workers, parsing runs on the event loop, so a body near the
+    # size limit delays other requests while it is parsed.
+    return parse_ingest_body(
+        body,
+        content_type,
+        max_event_bytes=settings.max_event_bytes,
+        max_items=settings.max_batch_items,
+        is_known_type=runtime.is_known_type if settings.strict_event_types else None,
+    )
 
 
 def _rejected(index: int, error: FieldError, guid: str | None) -> dict[str, Any]:

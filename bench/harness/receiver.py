@@ -110,9 +110,15 @@ class ReceiverProcess:
     def start(self) -> None:
         """Start the receiver and wait until it accepts connections and its CA file exists."""
         self._child.start(clean_environment())
+        deadline = time.monotonic() + START_TIMEOUT_S
         self._child.wait_for_port(self.port, START_TIMEOUT_S)
-        if not self.ca_path.exists():
-            raise HarnessError(f"{self.name} did not write its CA file {self.ca_path}")
+
+        # Under load the port can answer (another process may even hold it for a moment)
+        # before the receiver has written its CA file, so the file gets the same deadline.
+        while not self.ca_path.exists():
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{self.name} did not write its CA file {self.ca_path}")
+            time.sleep(0.05)
         self.started_at = time.time()
 
     def stop(self) -> None:

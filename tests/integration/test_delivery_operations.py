@@ -83,6 +83,8 @@ async def test_dead_letter_redriven_after_fix(env: DeliveryEnv, receiver: Receiv
     assert "HTTP 422" in dead["error"]
     assert dead["domainId"] == "school-a"
     assert dead["type"] == "ItemActivity"
+    attempts = (await admin_get(env, stream_path(stream, "/attempts"))).json()["items"]
+    assert any(item["outcome"] == "dead" and item["errorCode"] == "http_422" for item in attempts)
 
     rejecter.guids.clear()
     response = await admin_post(env, stream_path(stream, "/dead-letters/redrive"), {"all": True})

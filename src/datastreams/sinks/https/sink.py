@@ -102,6 +102,8 @@ class HttpsSink:
                 # only the events the endpoint rejects become dead letters.
                 return await self._send_one_by_one(records, result)
             result.dead = {seqs[0]: error.summary()}
+            # Only explains the dead record (its attempt shows the code); nothing is retried.
+            result.error = error
             return result
 
         result.retry = seqs

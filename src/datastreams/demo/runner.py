@@ -282,10 +282,13 @@ class Demo:
             f"schools of district {DISTRICT_ID} to 2 HTTPS streams ({where})"
         )
         self._print(f"  API       {api_url}   admin key {admin_key}")
-        self._print(
-            f'  Try       curl -H "Authorization: Bearer {admin_key}" '
-            f"{api_url}/api/v1/domains/{DISTRICT_ID}/streams"
-        )
+        if not options.exit_when_done:
+            # With --exit-when-done the API is gone seconds later, so a hint would mislead.
+            self._print(
+                f'  Try       curl -H "Authorization: Bearer {admin_key}" '
+                f"{api_url}/api/v1/domains/{DISTRICT_ID}/streams"
+            )
+            self._print(f"  Web page  {api_url}/ (sign in with the admin key)")
         self._print(f"  Receiver  {receiver_url} (paths {', '.join(s.path for s in self.streams)})")
 
     # Publishing and watching --------------------------------------------------------

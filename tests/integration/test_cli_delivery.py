@@ -137,7 +137,7 @@ def test_attempts_fresh_stream_empty(session_db: Path, domain: str, closed_strea
         )
     )
 
-    assert listed == {"items": []}
+    assert listed == {"items": [], "nextCursor": None}
 
 
 def test_attempts_table_header(session_db: Path, domain: str, closed_stream: str) -> None:

@@ -15,4 +15,6 @@ router = APIRouter(prefix="/api/v1/event-types", tags=["event types"])
 async def list_event_types(request: Request, principal: AnyKey) -> Response:
     """List every event type of the catalogue with the JSON Schema of its ``data``."""
     catalogue = runtime_of(request).catalogue
-    return json_response({"items": [event_type.to_api() for event_type in catalogue]})
+    items = [event_type.to_api() for event_type in catalogue]
+    # The whole catalogue is one page; ``nextCursor`` keeps the shape of every list.
+    return json_response({"items": items, "nextCursor": None})

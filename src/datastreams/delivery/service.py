@@ -73,7 +73,9 @@ class DeliveryService:
                     "latencyMs": round(attempt.latency_ms, 1),
                 }
                 for attempt in attempts
-            ]
+            ],
+            # The latest attempts are one page by design; the member keeps the list shape.
+            "nextCursor": None,
         }
 
     async def stats(self, domain_id: str, stream_id: str, minutes: int) -> dict[str, Any]:

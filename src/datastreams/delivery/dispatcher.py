@@ -4,7 +4,7 @@ A round fetches the next queued deliveries, turns expired ones into dead letters
 builds the records (filters, overflow form), sends them in batches, and writes the
 outcome in one store transaction shielded from cancellation. When the destination
 fails, the stream backs off as a whole and tries the same deliveries again, so its
-order holds and a down destination is not hammered.
+order is kept and a down destination is not hammered.
 
 With ``maxInFlight`` above 1 the records are spread over that many lanes by
 ``domainId``; lanes send concurrently, and each lane sends its batches one after the
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 MIN_FETCH = 64
 MAX_FETCH = 1000
 
-# Without a wake-up, an idle dispatcher looks at its queue this often; this covers
+# Without a wake-up, an idle dispatcher looks at its queue this often. The poll covers
 # deliveries queued by another process, such as a replay from the command line.
 IDLE_POLL_S = 1.0
 

@@ -143,4 +143,8 @@ def format_summary(
             f"  {stream.label.ljust(width)}  delivered {delivered}, "
             f"received by the receiver {stream.received}, expected at least {stream.expected}"
         )
+    lines.append(
+        "A stream without filters also receives the district's own stream configuration "
+        "events (DataStreamConfigurationCreated), so it can count more than was published."
+    )
     return lines

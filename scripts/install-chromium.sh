@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs Debian's Chromium for the browser tests when it is missing.
 # Usage: install-chromium.sh [PATH]   (default /usr/bin/chromium)
-# Needs root or password-less sudo; otherwise it says so and exits 1, and the browser
-# tests then fail with their own message.
+# Needs root or password-less sudo. Without them it prints why and exits 1, and the
+# browser tests then fail with their own message.
 set -euo pipefail
 
 chromium="${1:-/usr/bin/chromium}"

@@ -33,7 +33,7 @@ MAX_ERRORS_KEPT = 10
 
 @dataclass(frozen=True, slots=True)
 class HttpPlan:
-    """What one baseline process sends."""
+    """The work of one baseline process."""
 
     url: str
     ca_file: str
@@ -46,7 +46,7 @@ class HttpPlan:
 
 @dataclass(slots=True)
 class HttpResult:
-    """What one baseline process reports (Unix times in seconds)."""
+    """The report of one baseline process (Unix times in seconds)."""
 
     first_send_at: float | None = None
     last_response_at: float | None = None

@@ -113,7 +113,7 @@ class ReceiverProcess:
         deadline = time.monotonic() + START_TIMEOUT_S
         self._child.wait_for_port(self.port, START_TIMEOUT_S)
 
-        # Under load the port can answer (another process may even hold it for a moment)
+        # Under load the port can accept connections (another process may even hold it briefly)
         # before the receiver has written its CA file, so the file gets the same deadline.
         while not self.ca_path.exists():
             if time.monotonic() > deadline:

@@ -62,7 +62,7 @@ class Check:
     figure: float | None = None
     reference: float | None = None
     unit: str = ""
-    # Derived from the fields above; stored so that the JSON says pass or fail.
+    # Derived from the fields above and stored, so the JSON records pass or fail.
     met: bool | None = None
 
     def __post_init__(self) -> None:
@@ -127,6 +127,22 @@ def ratio(figure: float | None, reference: float | None) -> float | None:
     if figure is None or not reference:
         return None
     return figure / reference
+
+
+def rate_ratio_check(
+    name: str, target: str, threshold: float, figure: float | None, reference: float | None
+) -> Check:
+    """Return the check that the rate ``figure`` is at least ``threshold`` times ``reference``."""
+    return Check(
+        name=name,
+        target=target,
+        comparison=">=",
+        threshold=threshold,
+        value=ratio(figure, reference),
+        figure=figure,
+        reference=reference,
+        unit="events/s",
+    )
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

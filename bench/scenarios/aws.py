@@ -26,7 +26,7 @@ from bench.harness.botocore_baseline import BotocorePlan, Operation, run_botocor
 from bench.harness.events import guid_of, new_run_tag
 from bench.harness.producer import ProducerPlan, ProducerResult, run_producer
 from bench.harness.receiver import Receipts
-from bench.harness.results import Check, Run, ScenarioResult, rate_series, ratio
+from bench.harness.results import Run, ScenarioResult, rate_ratio_check, rate_series
 from bench.harness.service import ServiceUnderTest
 from bench.scenarios.common import (
     ALL_DOMAINS,
@@ -367,26 +367,20 @@ def _add_checks(result: ScenarioResult) -> None:
     put_records = result.medians.get("putRecords")
     put_record = result.medians.get("putRecord")
     result.checks.append(
-        Check(
-            name="Kinesis / bare PutRecords loop",
-            target=f">= {PUT_RECORDS_RATIO} of the PutRecords loop",
-            comparison=">=",
-            threshold=PUT_RECORDS_RATIO,
-            value=ratio(figure, put_records),
-            figure=figure,
-            reference=put_records,
-            unit="events/s",
+        rate_ratio_check(
+            "Kinesis / bare PutRecords loop",
+            f">= {PUT_RECORDS_RATIO} of the PutRecords loop",
+            PUT_RECORDS_RATIO,
+            figure,
+            put_records,
         )
     )
     result.checks.append(
-        Check(
-            name="Kinesis / one PutRecord per event",
-            target=f">= {PUT_RECORD_FACTOR:g}x the PutRecord loop",
-            comparison=">=",
-            threshold=PUT_RECORD_FACTOR,
-            value=ratio(figure, put_record),
-            figure=figure,
-            reference=put_record,
-            unit="events/s",
+        rate_ratio_check(
+            "Kinesis / one PutRecord per event",
+            f">= {PUT_RECORD_FACTOR:g}x the PutRecord loop",
+            PUT_RECORD_FACTOR,
+            figure,
+            put_record,
         )
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench.harness.events import new_run_tag
-from bench.harness.results import Check, Run, ScenarioResult, ratio
+from bench.harness.results import Check, Run, ScenarioResult, rate_ratio_check
 from bench.scenarios.common import (
     Role,
     RunContext,
@@ -116,15 +116,8 @@ def run(context: RunContext) -> ScenarioResult:
     figure = result.medians.get("scenario")
     reference = result.medians.get("endToEnd")
     result.checks.append(
-        Check(
-            name="drain / end to end",
-            target=f">= {DRAIN_RATIO} of scenario 2",
-            comparison=">=",
-            threshold=DRAIN_RATIO,
-            value=ratio(figure, reference),
-            figure=figure,
-            reference=reference,
-            unit="events/s",
+        rate_ratio_check(
+            "drain / end to end", f">= {DRAIN_RATIO} of scenario 2", DRAIN_RATIO, figure, reference
         )
     )
     return result

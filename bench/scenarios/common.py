@@ -71,7 +71,7 @@ class StreamSpec:
     """A stream to create: its domain, its API body without endpoints, and what it selects.
 
     ``selects(index)`` returns whether typical event ``index`` matches the stream's
-    domain and filters, so the harness knows which guids the stream must deliver.
+    domain and filters, so the harness can list the guids the stream must deliver.
     """
 
     domain_id: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench.harness.events import new_run_tag
-from bench.harness.results import Check, Run, ScenarioResult, ratio
+from bench.harness.results import Run, ScenarioResult, rate_ratio_check
 from bench.scenarios.common import (
     ROOT_DOMAIN,
     Role,
@@ -69,15 +69,12 @@ def run(context: RunContext) -> ScenarioResult:
     figure = result.medians.get("scenario")
     reference = result.medians.get("sqlite")
     result.checks.append(
-        Check(
-            name="end to end / raw SQLite",
-            target=f">= {TARGET_RATIO} of scenario 1's baseline",
-            comparison=">=",
-            threshold=TARGET_RATIO,
-            value=ratio(figure, reference),
-            figure=figure,
-            reference=reference,
-            unit="events/s",
+        rate_ratio_check(
+            "end to end / raw SQLite",
+            f">= {TARGET_RATIO} of scenario 1's baseline",
+            TARGET_RATIO,
+            figure,
+            reference,
         )
     )
     return result

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.harness.events import new_run_tag
-from bench.harness.results import Check, Run, ScenarioResult, ratio
+from bench.harness.results import Run, ScenarioResult, rate_ratio_check
 from bench.scenarios.common import (
     REGIONS,
     ROOT_DOMAIN,
@@ -132,15 +132,12 @@ def run(context: RunContext) -> ScenarioResult:
     figure = result.medians.get("scenario")
     reference = result.medians.get("ingest")
     result.checks.append(
-        Check(
-            name="ingest with fan-out / ingest without streams",
-            target=f">= {TARGET_RATIO} of scenario 1's rate",
-            comparison=">=",
-            threshold=TARGET_RATIO,
-            value=ratio(figure, reference),
-            figure=figure,
-            reference=reference,
-            unit="events/s",
+        rate_ratio_check(
+            "ingest with fan-out / ingest without streams",
+            f">= {TARGET_RATIO} of scenario 1's rate",
+            TARGET_RATIO,
+            figure,
+            reference,
         )
     )
     return result

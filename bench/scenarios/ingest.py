@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness.events import new_run_tag
-from bench.harness.results import Check, Run, ScenarioResult, ratio
+from bench.harness.results import Run, ScenarioResult, rate_ratio_check
 from bench.harness.sqlite_baseline import create_database, event_rows, write_rows
 from bench.scenarios.common import (
     ALL_DOMAINS,
@@ -86,15 +86,12 @@ def run(context: RunContext) -> ScenarioResult:
     figure = result.medians.get("scenario")
     reference = result.medians.get("sqlite")
     result.checks.append(
-        Check(
-            name="ingest over HTTP / raw SQLite",
-            target=f">= {TARGET_RATIO} of the baseline",
-            comparison=">=",
-            threshold=TARGET_RATIO,
-            value=ratio(figure, reference),
-            figure=figure,
-            reference=reference,
-            unit="events/s",
+        rate_ratio_check(
+            "ingest over HTTP / raw SQLite",
+            f">= {TARGET_RATIO} of the baseline",
+            TARGET_RATIO,
+            figure,
+            reference,
         )
     )
     return result

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.harness.events import guid_of, new_run_tag
 from bench.harness.http_baseline import HttpPlan, run_http_baseline
 from bench.harness.receiver import ReceiverProcess, RecordReader, wait_for_receipts
-from bench.harness.results import Check, Run, ScenarioResult, rate_series, ratio
+from bench.harness.results import Run, ScenarioResult, rate_ratio_check, rate_series
 from bench.scenarios.common import (
     ALL_DOMAINS,
     ROOT_DOMAIN,
@@ -145,27 +145,21 @@ def run(context: RunContext) -> ScenarioResult:
     keepalive = result.medians.get("keepalive")
     new_connection = result.medians.get("newConnection")
     result.checks.append(
-        Check(
-            name="end to end / keep-alive loop",
-            target=f">= {KEEPALIVE_RATIO} of the keep-alive loop",
-            comparison=">=",
-            threshold=KEEPALIVE_RATIO,
-            value=ratio(figure, keepalive),
-            figure=figure,
-            reference=keepalive,
-            unit="events/s",
+        rate_ratio_check(
+            "end to end / keep-alive loop",
+            f">= {KEEPALIVE_RATIO} of the keep-alive loop",
+            KEEPALIVE_RATIO,
+            figure,
+            keepalive,
         )
     )
     result.checks.append(
-        Check(
-            name="end to end / new connection per event",
-            target=f">= {NEW_CONNECTION_FACTOR:g}x the new-connection loop",
-            comparison=">=",
-            threshold=NEW_CONNECTION_FACTOR,
-            value=ratio(figure, new_connection),
-            figure=figure,
-            reference=new_connection,
-            unit="events/s",
+        rate_ratio_check(
+            "end to end / new connection per event",
+            f">= {NEW_CONNECTION_FACTOR:g}x the new-connection loop",
+            NEW_CONNECTION_FACTOR,
+            figure,
+            new_connection,
         )
     )
     return result
@@ -209,15 +203,12 @@ def run_in_flight(context: RunContext) -> ScenarioResult:
     figure = result.medians.get("scenario")
     reference = result.medians.get("inFlight")
     result.checks.append(
-        Check(
-            name=f"end to end / aiohttp with {IN_FLIGHT_3B} in flight",
-            target=f">= {KEEPALIVE_RATIO} of the baseline",
-            comparison=">=",
-            threshold=KEEPALIVE_RATIO,
-            value=ratio(figure, reference),
-            figure=figure,
-            reference=reference,
-            unit="events/s",
+        rate_ratio_check(
+            f"end to end / aiohttp with {IN_FLIGHT_3B} in flight",
+            f">= {KEEPALIVE_RATIO} of the baseline",
+            KEEPALIVE_RATIO,
+            figure,
+            reference,
         )
     )
     return result

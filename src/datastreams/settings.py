@@ -101,7 +101,7 @@ def _parse_log_level(raw: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SettingSpec:
-    """How one setting is named, parsed and documented."""
+    """The name, parser and help text of one setting."""
 
     name: str
     default: Any

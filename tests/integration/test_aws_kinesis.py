@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 from aws_moto import FaultPlan, Moto, RequestLog, aws_stream, client_factory, record, running_moto
+from kinesis_checks import (
+    arrived_by_key,
+    check_partial_failure_holds_key,
+    expected_by_key,
+    keyed_records,
+)
 
 from datastreams.aws.clients import AwsClientFactory
-from datastreams.sinks.base import OutboundRecord
 from datastreams.sinks.errors import ConfigurationDeliveryError, RetryableDeliveryError
 from datastreams.sinks.kinesis import KinesisSink, KinesisSinkConfig
 from datastreams.sinks.kinesis.config import MAX_BYTES_PER_CALL
 
 pytestmark = pytest.mark.integration
-
-KEYS = ("school-a", "school-b", "school-c")
 
 
 @pytest.fixture(scope="module")
@@ -49,26 +51,6 @@ def new_sink(moto: Moto, clients: AwsClientFactory) -> tuple[KinesisSink, str]:
     return KinesisSink(KinesisSinkConfig.from_stream(aws_stream("kinesis", name)), clients), name
 
 
-def keyed_records(count: int, *, size: int | None = None) -> list[OutboundRecord]:
-    """Return records 1..count whose domains (and partition keys) cycle through ``KEYS``."""
-    return [record(seq, domain_id=KEYS[seq % len(KEYS)], size=size) for seq in range(1, count + 1)]
-
-
-def arrived_by_key(moto: Moto, name: str) -> dict[str, list[bytes]]:
-    """Return the data of every record, grouped by partition key in shard order."""
-    by_key: dict[str, list[bytes]] = defaultdict(list)
-    for _shard, key, data in moto.kinesis_records(name):
-        by_key[key].append(data)
-    return dict(by_key)
-
-
-def expected_by_key(records: Sequence[OutboundRecord]) -> dict[str, list[bytes]]:
-    by_key: dict[str, list[bytes]] = defaultdict(list)
-    for item in records:
-        by_key[item.partition_key].append(item.payload)
-    return dict(by_key)
-
-
 async def test_kinesis_order_per_key(moto: Moto, clients: AwsClientFactory) -> None:
     sink, name = new_sink(moto, clients)
     records = keyed_records(30)
@@ -76,7 +58,7 @@ async def test_kinesis_order_per_key(moto: Moto, clients: AwsClientFactory) -> N
     result = await sink.send(records)
 
     assert result.delivered == [item.seq for item in records]
-    assert arrived_by_key(moto, name) == expected_by_key(records)
+    assert arrived_by_key(moto.kinesis_records, name) == expected_by_key(records)
 
 
 async def test_kinesis_same_key_same_shard(moto: Moto, clients: AwsClientFactory) -> None:
@@ -100,7 +82,7 @@ async def test_kinesis_501_records_two_calls(
 
     assert [len(call.entries()) for call in sent.of("PutRecords")] == [500, 1]
     assert len(result.delivered) == 501
-    assert arrived_by_key(moto, name) == expected_by_key(records)
+    assert arrived_by_key(moto.kinesis_records, name) == expected_by_key(records)
 
 
 async def test_kinesis_call_bytes_count_keys(
@@ -131,27 +113,8 @@ async def test_kinesis_partial_failure_holds_key(
     moto: Moto, clients: AwsClientFactory, sent: RequestLog, faults: FaultPlan
 ) -> None:
     sink, name = new_sink(moto, clients)
-    records = keyed_records(600)
-    by_seq = {item.seq: item for item in records}
-    # Record 498 (key school-a) is the last school-a record of the first call (1-500);
-    # the school-a records of the second call must wait for it.
-    faults.partial(
-        "PutRecords",
-        lambda data: (
-            "ProvisionedThroughputExceededException" if json.loads(data)["n"] == 498 else None
-        ),
-    )
 
-    first = await sink.send(records)
-    second = await sink.send([by_seq[seq] for seq in sorted(first.retry)])
-
-    held = [seq for seq in range(501, 601) if KEYS[seq % 3] == "school-a"]
-    assert sorted(first.retry) == [498, *held]
-    assert isinstance(first.error, RetryableDeliveryError)
-    assert first.error.error_code == "ProvisionedThroughputExceededException"
-    assert len(sent.of("PutRecords")[1].entries()) == 100 - len(held)
-    assert sorted(second.delivered) == sorted(first.retry)
-    assert arrived_by_key(moto, name) == expected_by_key(records)
+    await check_partial_failure_holds_key(sink, name, moto.kinesis_records, sent, faults)
 
 
 async def test_kinesis_throttled_call_retried(
@@ -168,7 +131,7 @@ async def test_kinesis_throttled_call_retried(
     assert isinstance(throttled.error, RetryableDeliveryError)
     assert throttled.error.error_code == "ProvisionedThroughputExceededException"
     assert recovered.delivered == [1, 2, 3, 4, 5, 6]
-    assert arrived_by_key(moto, name) == expected_by_key(records)
+    assert arrived_by_key(moto.kinesis_records, name) == expected_by_key(records)
 
 
 async def test_kinesis_server_error_retried(

@@ -7,16 +7,22 @@ is checked against a second implementation. Every shard is read back.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_moto import FaultPlan, Moto, RequestLog, aws_stream, client_factory, record, running_moto
 from botocore.awsrequest import AWSPreparedRequest
+from kinesis_checks import (
+    KEYS,
+    arrived_by_key,
+    check_partial_failure_holds_key,
+    expected_by_key,
+    keyed_records,
+)
 from kinesis_local import (
     KinesisLocal,
     listening_addresses,
@@ -25,13 +31,11 @@ from kinesis_local import (
 )
 
 from datastreams.aws.clients import AwsClientFactory
-from datastreams.sinks.base import OutboundRecord
-from datastreams.sinks.errors import ConfigurationDeliveryError, RetryableDeliveryError
+from datastreams.sinks.errors import ConfigurationDeliveryError
 from datastreams.sinks.kinesis import KinesisSink, KinesisSinkConfig
 
 pytestmark = pytest.mark.integration
 
-KEYS = ("school-a", "school-b", "school-c")
 
 # The discard port on 127.0.0.1, where nothing listens, as in the suite's default
 # ``AWS_ENDPOINT_URL``: a call to any service but STS and Kinesis fails at once.
@@ -105,26 +109,6 @@ def new_sink(kinesis_local: KinesisLocal, clients: AwsClientFactory) -> tuple[Ki
     return KinesisSink(KinesisSinkConfig.from_stream(aws_stream("kinesis", name)), clients), name
 
 
-def keyed_records(count: int) -> list[OutboundRecord]:
-    """Return records 1..count whose domains (and partition keys) cycle through ``KEYS``."""
-    return [record(seq, domain_id=KEYS[seq % len(KEYS)]) for seq in range(1, count + 1)]
-
-
-def arrived_by_key(kinesis_local: KinesisLocal, name: str) -> dict[str, list[bytes]]:
-    """Return the data of every record, grouped by partition key in shard order."""
-    by_key: dict[str, list[bytes]] = defaultdict(list)
-    for _shard, key, data in kinesis_local.stream_records(name):
-        by_key[key].append(data)
-    return dict(by_key)
-
-
-def expected_by_key(records: Sequence[OutboundRecord]) -> dict[str, list[bytes]]:
-    by_key: dict[str, list[bytes]] = defaultdict(list)
-    for item in records:
-        by_key[item.partition_key].append(item.payload)
-    return dict(by_key)
-
-
 async def test_kinesis_local_order_per_key(
     kinesis_local: KinesisLocal, clients: AwsClientFactory
 ) -> None:
@@ -135,7 +119,7 @@ async def test_kinesis_local_order_per_key(
 
     assert result.delivered == [item.seq for item in records]
     assert result.error is None
-    assert arrived_by_key(kinesis_local, name) == expected_by_key(records)
+    assert arrived_by_key(kinesis_local.stream_records, name) == expected_by_key(records)
 
 
 async def test_kinesis_local_same_key_same_shard(
@@ -163,34 +147,15 @@ async def test_kinesis_local_501_records_two_calls(
     # kinesis-local accepts 501 records in one call, so the requests show the split.
     assert [len(call.entries()) for call in sent.of("PutRecords")] == [500, 1]
     assert len(result.delivered) == 501
-    assert arrived_by_key(kinesis_local, name) == expected_by_key(records)
+    assert arrived_by_key(kinesis_local.stream_records, name) == expected_by_key(records)
 
 
 async def test_kinesis_local_partial_failure_holds_key(
     kinesis_local: KinesisLocal, clients: AwsClientFactory, sent: RequestLog, faults: FaultPlan
 ) -> None:
     sink, name = new_sink(kinesis_local, clients)
-    records = keyed_records(600)
-    by_seq = {item.seq: item for item in records}
-    # Record 498 (key school-a) is the last school-a record of the first call (1-500),
-    # so the school-a records of the second call must wait for it.
-    faults.partial(
-        "PutRecords",
-        lambda data: (
-            "ProvisionedThroughputExceededException" if json.loads(data)["n"] == 498 else None
-        ),
-    )
 
-    first = await sink.send(records)
-    second = await sink.send([by_seq[seq] for seq in sorted(first.retry)])
-
-    held_school_a = [seq for seq in range(501, 601) if KEYS[seq % 3] == "school-a"]
-    assert sorted(first.retry) == [498, *held_school_a]
-    assert isinstance(first.error, RetryableDeliveryError)
-    assert first.error.error_code == "ProvisionedThroughputExceededException"
-    assert len(sent.of("PutRecords")[1].entries()) == 100 - len(held_school_a)
-    assert sorted(second.delivered) == sorted(first.retry)
-    assert arrived_by_key(kinesis_local, name) == expected_by_key(records)
+    await check_partial_failure_holds_key(sink, name, kinesis_local.stream_records, sent, faults)
 
 
 async def test_kinesis_local_record_size_default(

@@ -40,7 +40,7 @@ async def test_sigterm_exits_and_restart_delivers(
         await env.publish(events)
         await wait_until(lambda: len(receiver.requests) >= 1)
 
-        # In a thread, so the receiver on this loop can answer the in-flight request.
+        # In a thread, so the receiver on this loop can respond to the in-flight request.
         started = time.monotonic()
         exit_code = await asyncio.to_thread(env.server.stop)
         stopped_after_s = time.monotonic() - started
@@ -63,7 +63,7 @@ async def test_sigterm_exits_and_restart_delivers(
 async def publish_until_stopped(env: DeliveryEnv, acknowledged: list[str]) -> None:
     """Publish ``PUBLISHED_EVENTS`` events; note each guid a 202 response accepts.
 
-    Returns early when the server stops answering.
+    Returns early when the server stops responding.
     """
     headers = {"Authorization": f"Bearer {env.producer_key}"}
     async with httpx.AsyncClient(base_url=env.server.url, headers=headers, timeout=5) as client:
@@ -81,7 +81,7 @@ async def publish_until_stopped(env: DeliveryEnv, acknowledged: list[str]) -> No
 
 
 async def test_sigkill_loses_no_acknowledged_event(env: DeliveryEnv, receiver: Receiver) -> None:
-    # A slower receiver than producer, so the queue holds events when the server dies.
+    # A slower receiver than producer, so the queue contains events when the server dies.
     receiver.config.delay_ms = 10
     await env.create_stream(item_stream([receiver.url], batchSize=1))
     acknowledged: list[str] = []

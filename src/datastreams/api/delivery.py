@@ -1,7 +1,7 @@
 """Routes about a stream's deliveries: Test, status, attempts, statistics, dead letters, replay.
 
-All of them need an admin key whose subtree holds the domain; other domains get 404.
-The Test routes answer 200 whether or not the probe got through: the body says.
+All of them need an admin key whose subtree contains the domain; other domains get 404.
+The Test routes return 200 whether or not the probe got through, and the body reports it.
 """
 
 from __future__ import annotations

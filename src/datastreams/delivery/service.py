@@ -29,7 +29,7 @@ DEFAULT_STATS_MINUTES = 60
 
 
 class DeliveryService:
-    """What an administrator can see and do about one stream's deliveries."""
+    """Operations an administrator runs on one stream's deliveries."""
 
     def __init__(self, store: Any, streams: StreamService, sink_options: SinkOptions) -> None:
         self._store = store

@@ -1,9 +1,9 @@
 """The supervisor: one dispatcher task per enabled stream, kept in step with the configuration.
 
-It rereads the streams whenever the store's configuration epoch changes (which also
-catches changes made by the command line in another process), starts a dispatcher
-for each enabled stream, restarts one whose stream got a new version, and stops
-those whose stream was disabled or deleted. Queued deliveries of a disabled stream
+It rereads the streams whenever the store's configuration epoch changes, which also
+catches changes made by the command line in another process. It then starts a
+dispatcher for each enabled stream, restarts one whose stream got a new version, and
+stops those whose stream was disabled or deleted. Queued deliveries of a disabled stream
 stay in the queue and resume when it is enabled again.
 """
 

@@ -1,7 +1,7 @@
-"""Scripts of status codes that the receiver answers with, such as ``503x3,200``.
+"""Scripts of status codes that the receiver responds with, such as ``503x3,200``.
 
 Each comma-separated step is a status code with an optional repeat count (``503x3``
-answers 503 three times). The last step repeats for ever. A step may carry a
+responds with 503 three times). The last step repeats for ever. A step may carry a
 ``Retry-After`` value in seconds after a colon: ``429:2x2,200``.
 """
 
@@ -16,7 +16,7 @@ _STEP = re.compile(r"^(?P<status>[1-5]\d\d)(?::(?P<retry_after>\d+))?(?:x(?P<cou
 
 @dataclass(frozen=True, slots=True)
 class ResponseStep:
-    """One status code of a script, answered ``count`` times."""
+    """One status code of a script, returned ``count`` times."""
 
     status: int
     count: int = 1

@@ -176,7 +176,7 @@ ALLOW_HINT = (
 )
 
 # A name that does not resolve within this time when a stream is saved is accepted
-# with a warning; deliveries check the addresses again on every new connection.
+# with a warning, because deliveries check the addresses again on every new connection.
 SAVE_RESOLVE_TIMEOUT_S = 2.0
 
 

@@ -8,7 +8,7 @@ record and byte limits measured on the encoded request entries. Then:
   so a retry resends only the failed ones.
 - For an ordered destination (Kinesis, FIFO SQS), records of a partition key or
   message group with a failed record wait too: later calls leave them out and they
-  are returned as retry, so the key's order holds from there on.
+  are returned as retry, so the key's order is kept from there on.
 - A whole call rejected as invalid is split in halves until the record that causes
   it is alone, and that record becomes a dead letter.
 - A call that fails as a whole for any other reason (throttling, credentials, a

@@ -127,7 +127,7 @@ class AttemptRecord:
 
 @dataclass(slots=True)
 class DeliveryOutcome:
-    """What one dispatcher round did, written by the store in one transaction.
+    """The outcome of one dispatcher round, written by the store in one transaction.
 
     Delivered entries leave the queue, dead ones move to the dead letters with their
     own copy of the event, retried ones keep their place with ``attempts`` raised and
@@ -190,7 +190,7 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Which dead letters a redrive or delete applies to: ids, a time range, or all.
+    """The dead letters a redrive or delete applies to: ids, a time range, or all.
 
     The time range selects by the event's ``time``, ``from_time`` inclusive and
     ``to_time`` exclusive.

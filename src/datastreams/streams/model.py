@@ -151,7 +151,7 @@ def check_endpoint_url(url: str) -> str | None:
 
     Called at save time for every endpoint that is a well-formed ``https://`` URL.
     The address check needs DNS and the allowed networks setting, so it runs in
-    ``StreamService.check_endpoints`` instead; this hook only sees the URL's shape.
+    ``StreamService.check_endpoints`` instead; this hook checks only the URL's shape.
     """
     return None
 

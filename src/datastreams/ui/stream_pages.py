@@ -162,7 +162,7 @@ async def set_stream_enabled(request: Request, domain_id: str, stream_id: str) -
 async def delete_stream(request: Request, domain_id: str, stream_id: str) -> Response:
     """Delete the stream with its queue and dead letters, once the deletion is confirmed.
 
-    The page's script asks in a dialog and sends ``confirmed=yes``; without the script
+    The page's script shows a dialog and sends ``confirmed=yes``; without the script
     the first post shows a confirmation page that sends it.
     """
     session, form = await _posted_form(request, domain_id)

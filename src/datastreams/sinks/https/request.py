@@ -62,7 +62,7 @@ def build_request(
         content_type = "application/x-ndjson"
 
     # A stream's own headers may replace the User-Agent but never the content type or
-    # the signature headers; the stream model rejects those names when it is saved.
+    # the signature headers, because the stream model rejects those names when it is saved.
     headers = {"User-Agent": USER_AGENT}
     headers.update(custom_headers)
     headers["Content-Type"] = content_type

@@ -58,7 +58,7 @@
     if (body) body.innerHTML = "";
   }, true);
 
-  // The server asks again on a page of its own unless the form says it was confirmed.
+  // The server shows a confirmation page of its own unless the form marks it confirmed.
   function markConfirmed(form) {
     let field = form.querySelector("input[name=confirmed]");
     if (!field) {

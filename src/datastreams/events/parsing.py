@@ -27,6 +27,7 @@ from datastreams.events.container import CONTAINER_MEMBERS, Event
 from datastreams.events.jsontext import (
     JsonTextError,
     display_value,
+    loads_if_canonical,
     loads_trusted,
     max_depth_exceeded,
     raw_decode_strict,
@@ -93,19 +94,23 @@ def parse_ingest_body(
     ``LimitExceeded`` for more than ``max_items`` items.
     """
     body_format = body_format_of(content_type)
-    text, may_hold_raw_surrogates = _decode_body(body)
-    if not text.strip(" \t\n\r"):
+    if not body.strip(b" \t\n\r"):
         raise BodyError("the request body is empty. Send at least one event")
 
-    reader = _read_ndjson if body_format == "ndjson" else _read_json
+    if body_format == "ndjson":
+        items = _read_ndjson(body)
+    else:
+        items = _read_json(*_decode_body(body))
     results: list[ItemParsed | ItemRejected] = []
-    for index, (item, depth_may_exceed) in enumerate(reader(text, may_hold_raw_surrogates)):
+    for index, (item, depth_may_exceed, source_line) in enumerate(items):
         if index >= max_items:
             raise LimitExceeded(
                 f"the body contains more than {max_items} items. Send at most "
                 f"{max_items} events per request"
             )
-        results.append(_check_item(index, item, max_event_bytes, is_known_type, depth_may_exceed))
+        results.append(
+            _check_item(index, item, max_event_bytes, is_known_type, depth_may_exceed, source_line)
+        )
     return results
 
 
@@ -177,10 +182,26 @@ def body_format_of(content_type: str | None) -> BodyFormat:
     return body_format
 
 
-# A parsed item (or the reason it could not be parsed), and whether its text contains
-# enough brackets that `data` might nest deeper than MAX_DATA_DEPTH. Counting
-# brackets in C is far cheaper than walking every event's data.
-_ReadItem = tuple[object, bool]
+# A parsed item (or the reason it could not be parsed), then whether its text has
+# enough brackets that `data` might nest deeper than MAX_DATA_DEPTH. Counting brackets
+# in C is far cheaper than walking every event's data. Last, the item's text when it
+# is exactly what orjson writes for the item.
+_ReadItem = tuple[object, bool, bytes | None]
+
+# Member orders of a canonical line: the required members, then any optional ones.
+_CANONICAL_MEMBER_ORDERS = frozenset(
+    ("time", "guid", "domainId", "type", "data", *optional)
+    for optional in (
+        (),
+        ("userId",),
+        ("agentUserId",),
+        ("sessionId",),
+        ("userId", "agentUserId"),
+        ("userId", "sessionId"),
+        ("agentUserId", "sessionId"),
+        ("userId", "agentUserId", "sessionId"),
+    )
+)
 
 
 def _decode_body(body: bytes) -> tuple[str, bool]:
@@ -204,7 +225,7 @@ def _read_json(text: str, may_hold_raw_surrogates: bool) -> Iterator[_ReadItem]:
                 "the JSON body must be an event object or an array of event objects, "
                 f"not {_json_kind(item)}"
             )
-        yield item, _may_nest_too_deep(text, pos, end)
+        yield item, _may_nest_too_deep(text, pos, end), None
         return
 
     pos = _skip_whitespace(text, pos + 1)
@@ -214,7 +235,7 @@ def _read_json(text: str, may_hold_raw_surrogates: bool) -> Iterator[_ReadItem]:
 
     while True:
         item, end = _decode_item_or_raise(text, pos, may_hold_raw_surrogates)
-        yield item, _may_nest_too_deep(text, pos, end)
+        yield item, _may_nest_too_deep(text, pos, end), None
 
         pos = _skip_whitespace(text, end)
         if text.startswith(",", pos):
@@ -226,9 +247,18 @@ def _read_json(text: str, may_hold_raw_surrogates: bool) -> Iterator[_ReadItem]:
             raise BodyError(syntax_error("Expecting ',' delimiter", text, pos).reason)
 
 
-def _read_ndjson(text: str, may_hold_raw_surrogates: bool) -> Iterator[_ReadItem]:
+def _read_ndjson(body: bytes) -> Iterator[_ReadItem]:
     """Yield the items of an NDJSON body: each non-blank line, or the reason it did not parse."""
-    for line in text.split("\n"):
+    for raw_line in body.split(b"\n"):
+        # Lines as orjson writes them take the fast reader. The rest, blank lines
+        # included, go through the strict reader, which also reports what is wrong.
+        item = loads_if_canonical(raw_line)
+        if item is not None:
+            brackets = raw_line.count(b"{") + raw_line.count(b"[")
+            yield item, brackets > MAX_DATA_DEPTH + 1, raw_line
+            continue
+
+        line, may_hold_raw_surrogates = _decode_body(raw_line)
         start = _skip_whitespace(line, 0)
         if start == len(line):
             continue
@@ -241,9 +271,9 @@ def _read_ndjson(text: str, may_hold_raw_surrogates: bool) -> Iterator[_ReadItem
             if after != len(line):
                 raise syntax_error("Extra data", line, after)
         except JsonTextError as error:
-            yield error, False
+            yield error, False, None
             continue
-        yield item, _may_nest_too_deep(line, start, end)
+        yield item, _may_nest_too_deep(line, start, end), None
 
 
 def _decode_item_or_raise(text: str, pos: int, may_hold_raw_surrogates: bool) -> tuple[object, int]:
@@ -269,13 +299,18 @@ def _check_item(
     max_event_bytes: int,
     is_known_type: Callable[[str], bool] | None,
     depth_may_exceed: bool,
+    source_line: bytes | None,
 ) -> ItemParsed | ItemRejected:
     if isinstance(item, JsonTextError):
         return ItemRejected(index, FieldError(item.path, item.value, item.reason))
 
     try:
         event, line, guid_assigned, time_assigned = _validate_event(
-            item, max_event_bytes, is_known_type, depth_may_exceed=depth_may_exceed
+            item,
+            max_event_bytes,
+            is_known_type,
+            depth_may_exceed=depth_may_exceed,
+            source_line=source_line,
         )
     except ValidationError as error:
         return ItemRejected(index, error.fields[0], _valid_guid_of(item))
@@ -288,18 +323,19 @@ def _validate_event(
     is_known_type: Callable[[str], bool] | None,
     *,
     depth_may_exceed: bool,
+    source_line: bytes | None = None,
 ) -> tuple[Event, bytes, bool, bool]:
     if not isinstance(obj, dict):
         _reject("", obj, f"must be a JSON object, not {_json_kind(obj)}")
 
-    for name, value in obj.items():
-        if name not in _CONTAINER_NAMES:
-            _reject(
-                name,
-                value,
-                "is not a member of the event container. Put event fields inside data "
-                f"(allowed members: {_ALLOWED_MEMBERS_TEXT})",
-            )
+    if not _CONTAINER_NAMES.issuperset(obj):
+        name = next(name for name in obj if name not in _CONTAINER_NAMES)
+        _reject(
+            name,
+            obj[name],
+            "is not a member of the event container. Put event fields inside data "
+            f"(allowed members: {_ALLOWED_MEMBERS_TEXT})",
+        )
     for name in ("domainId", "type", "data"):
         if obj.get(name) is None:
             _reject(name, None, "is required but missing or null")
@@ -314,7 +350,10 @@ def _validate_event(
     session_id = _checked_id("sessionId", obj.get("sessionId"))
 
     event = Event(time, guid, domain_id, event_type, data, user_id, agent_user_id, session_id)
-    line = _encode(event)
+    if source_line is not None and _is_canonical_line(obj, time, guid):
+        line = source_line
+    else:
+        line = _encode(event)
     event.line = line
     if len(line) > max_event_bytes:
         _reject(
@@ -323,6 +362,21 @@ def _validate_event(
             f"the canonical event is {len(line)} bytes, over the limit of {max_event_bytes} bytes",
         )
     return event, line, guid_assigned, time_assigned
+
+
+def _is_canonical_line(obj: dict[str, Any], time: str, guid: str) -> bool:
+    """Return whether orjson's encoding of ``obj`` is also the event's canonical line.
+
+    True when the members come in canonical order, no optional member is null (the
+    canonical line omits it), and the time and guid needed no rewriting.
+    """
+    return (
+        tuple(obj) in _CANONICAL_MEMBER_ORDERS
+        and obj["time"] == time
+        and obj["guid"] == guid
+        and None
+        not in (obj.get("userId", ""), obj.get("agentUserId", ""), obj.get("sessionId", ""))
+    )
 
 
 def _checked_time(value: Any) -> tuple[str, bool]:

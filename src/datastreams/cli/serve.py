@@ -18,6 +18,7 @@ from datastreams.cli.base import (
     setting_options,
 )
 from datastreams.errors import SettingsError
+from datastreams.gc_tuning import tune_for_throughput
 from datastreams.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ async def _serve(settings: Settings, listening: socket.socket) -> bool:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
+                tune_for_throughput(freeze=True)
                 url = url_of(listening)
                 logger.info("Listening on %s", url, extra={"action": "serve_listening", "url": url})
                 click.echo(f"Listening on {url}")

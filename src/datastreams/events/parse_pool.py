@@ -20,6 +20,7 @@ from datastreams import errors
 from datastreams.errors import DataStreamsError, FieldError
 from datastreams.events.container import Event
 from datastreams.events.parsing import ItemParsed, ItemRejected, parse_ingest_body
+from datastreams.gc_tuning import tune_for_throughput
 
 ParsedItems = list[ItemParsed | ItemRejected]
 
@@ -31,7 +32,9 @@ class ParsePool:
         # "spawn" starts clean interpreters: forking a process that runs threads (the
         # store's writer, the event loop) can copy a lock in its locked state.
         context = multiprocessing.get_context("spawn")
-        self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_start_worker
+        )
         self._known_types = frozenset(known_types) if known_types is not None else None
 
     async def parse(
@@ -52,6 +55,11 @@ class ParsePool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker() -> None:
+    # A worker's parsed events would otherwise trigger frequent collections; see gc_tuning.
+    tune_for_throughput(freeze=True)
 
 
 def _parse_compact(

@@ -41,6 +41,7 @@ from datastreams.store.records import (
     StreamStatus,
 )
 from datastreams.store.sqlite.appender import EventAppender
+from datastreams.store.sqlite.checkpointer import Checkpointer, disable_automatic_checkpoint
 from datastreams.store.sqlite.connection import ReadPool, connect, enable_wal, translate_error
 from datastreams.store.sqlite.delivery_queue import DeliveryQueue, minute_of, selection_query
 from datastreams.store.sqlite.migrations import apply_migrations
@@ -92,6 +93,7 @@ class SQLiteStore:
         self._delivery_queue = DeliveryQueue(QUERIES, self._appender, self._now)
         self._append_listeners: list[tuple[asyncio.AbstractEventLoop, AppendListener]] = []
         self._writer: Writer | None = None
+        self._checkpointer: Checkpointer | None = None
         self._readers: ReadPool | None = None
 
     @property
@@ -106,22 +108,31 @@ class SQLiteStore:
 
         await asyncio.to_thread(self._prepare_database)
 
+        checkpointer = Checkpointer(partial(connect, self.path))
         writer = Writer(
-            partial(connect, self.path), self._appender, on_queued=self._schedule_listeners
+            partial(_writer_connection, self.path),
+            self._appender,
+            on_queued=self._schedule_listeners,
+            on_commit=checkpointer.committed,
         )
         await writer.start()
+        checkpointer.start()
         self._writer = writer
+        self._checkpointer = checkpointer
         self._readers = ReadPool(self.path)
         logger.info("Opened the SQLite store %s", self.path, extra={"action": "store_opened"})
 
     async def close(self) -> None:
         """Finish the writes queued so far, then close every connection."""
-        writer, readers = self._writer, self._readers
+        writer, checkpointer, readers = self._writer, self._checkpointer, self._readers
         self._writer = None
+        self._checkpointer = None
         self._readers = None
 
         if writer is not None:
             await writer.close()
+        if checkpointer is not None:
+            await asyncio.to_thread(checkpointer.close)
         if readers is not None:
             readers.close()
 
@@ -751,3 +762,10 @@ def _new_external_id() -> str:
 
 def _execute_count(sql: str, params: dict[str, Any], connection: sqlite3.Connection) -> int:
     return connection.execute(sql, params).rowcount
+
+
+def _writer_connection(path: str) -> sqlite3.Connection:
+    # The store's Checkpointer copies the log on its own thread instead.
+    connection = connect(path)
+    disable_automatic_checkpoint(connection)
+    return connection

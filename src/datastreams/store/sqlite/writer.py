@@ -12,7 +12,8 @@ many callers. If the group fails, each caller's batch is retried in a transactio
 its own, so only the batch that is at fault gets the error.
 
 After each commit that queued deliveries, the writer passes the ids of the streams
-that got them to ``on_queued``, still on the writer thread.
+that got them to ``on_queued``, still on the writer thread. ``on_commit`` is called
+after every commit, also on the writer thread.
 """
 
 from __future__ import annotations
@@ -85,11 +86,13 @@ class Writer:
         *,
         max_group_events: int = MAX_GROUP_EVENTS,
         on_queued: Callable[[set[str]], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.stats = WriterStats()
         self._connect = connect
         self._appender = appender
         self._on_queued = on_queued
+        self._on_commit = on_commit
         self._max_group_events = max_group_events
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -265,6 +268,8 @@ class Writer:
             raise
 
         self.stats.commits += 1
+        if self._on_commit is not None:
+            self._on_commit()
         self._announce_queued()
         return result
 

@@ -261,7 +261,8 @@ SELECT
 
 -- name: fetch_queued
 -- The primary key and deliveries_stream_status both list a stream's rows in
--- event_seq order, so no sort is needed.
+-- event_seq order, so no sort is needed. The columns are in the order of the fields
+-- of QueuedDelivery, which is built from each row as it is.
 SELECT
     deliveries.event_seq AS seq, events.guid, events.domain_id, events.type, events.time,
     events.line, deliveries.queued_at, deliveries.attempts, deliveries.last_error
@@ -274,6 +275,11 @@ LIMIT :limit;
 
 -- name: delete_delivery
 DELETE FROM deliveries WHERE stream_id = :stream_id AND event_seq = :seq;
+
+-- name: delete_deliveries
+-- A dispatcher's delivered events in one statement: one primary key seek per seq.
+DELETE FROM deliveries
+WHERE stream_id = :stream_id AND event_seq IN (SELECT value FROM json_each(:seqs));
 
 -- name: retry_delivery
 UPDATE deliveries

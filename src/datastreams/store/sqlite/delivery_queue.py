@@ -199,8 +199,8 @@ class DeliveryQueue:
     ) -> None:
         if not seqs:
             return
-        rows = [{"stream_id": stream_id, "seq": seq} for seq in seqs]
-        connection.executemany(self._queries["delete_delivery"], rows)
+        params = {"stream_id": stream_id, "seqs": orjson.dumps(list(seqs)).decode("ascii")}
+        connection.execute(self._queries["delete_deliveries"], params)
 
     def _move_to_dead_letters(
         self,

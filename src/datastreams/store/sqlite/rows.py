@@ -14,7 +14,6 @@ from datastreams.store.records import (
     DeadLetter,
     Domain,
     MinuteStats,
-    QueuedDelivery,
     StoredEvent,
     StreamRecord,
     StreamStatus,
@@ -87,20 +86,6 @@ def stored_event_from_row(row: sqlite3.Row) -> StoredEvent:
         time=row["time"],
         received_at=row["received_at"],
         line=bytes(row["line"]),
-    )
-
-
-def queued_delivery_from_row(row: sqlite3.Row) -> QueuedDelivery:
-    return QueuedDelivery(
-        seq=row["seq"],
-        guid=row["guid"],
-        domain_id=row["domain_id"],
-        type=row["type"],
-        time=row["time"],
-        line=bytes(row["line"]),
-        queued_at=row["queued_at"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any
 
 from datastreams.errors import Conflict, NotFound, ValidationError
 from datastreams.events.container import Event
@@ -297,3 +298,17 @@ class InMemoryStore:
 
     async def config_epoch(self) -> int:
         return self._epoch
+
+
+def stream_record(stream_type: str, name: str, config: dict[str, Any]) -> StreamRecord:
+    """Return an enabled stream of domain district with id s1."""
+    return StreamRecord(
+        id="s1",
+        domain_id="district",
+        type=stream_type,
+        name=name,
+        description="",
+        enabled=True,
+        version=1,
+        config=config,
+    )

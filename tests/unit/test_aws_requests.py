@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fakes import stream_record
 
 from datastreams.aws.roles import AwsRole
 from datastreams.sinks.base import OutboundRecord
@@ -50,16 +51,7 @@ def sized(seq: int, size: int) -> OutboundRecord:
 
 def stream(stream_type: str, name: str, **aws: object) -> StreamRecord:
     config = {"roleArn": ROLE.role_arn, "region": "us-east-1", "externalId": "ext-1", **aws}
-    return StreamRecord(
-        id="s1",
-        domain_id="district",
-        type=stream_type,
-        name=name,
-        description="",
-        enabled=True,
-        version=1,
-        config={"aws": config},
-    )
+    return stream_record(stream_type, name, {"aws": config})
 
 
 # Firehose ---------------------------------------------------------------------------

@@ -6,10 +6,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
+from fakes import stream_record
 
 from datastreams.aws.roles import AwsRole
-from datastreams.delivery.sinks import SinkOptions, build_sink
+from datastreams.delivery.sinks import (
+    AWS_CALLS_IN_FLIGHT,
+    SinkOptions,
+    build_sink,
+    calls_in_flight,
+)
 from datastreams.sinks.base import OutboundRecord
 from datastreams.sinks.errors import (
     ConfigurationDeliveryError,
@@ -224,14 +231,21 @@ async def test_sqs_missing_queue_retries_all() -> None:
     assert client.of("send_message_batch") == []
 
 
-async def test_sqs_invalid_utf8_dead() -> None:
-    client = FakeClient(
+def accepting_sqs_client(*, max_message_bytes: int) -> FakeClient:
+    """Return a fake SQS client of a queue with that size limit that accepts every message."""
+    return FakeClient(
         get_queue_url=lambda **_: {"QueueUrl": "https://queue"},
-        get_queue_attributes=lambda **_: {"Attributes": {"MaximumMessageSize": "262144"}},
+        get_queue_attributes=lambda **_: {
+            "Attributes": {"MaximumMessageSize": str(max_message_bytes)}
+        },
         send_message_batch=lambda **kwargs: {
             "Successful": [{"Id": entry["Id"]} for entry in kwargs["Entries"]]
         },
     )
+
+
+async def test_sqs_invalid_utf8_dead() -> None:
+    client = accepting_sqs_client(max_message_bytes=262_144)
     sink = SqsSink(SqsSinkConfig("orders", ROLE), FakeFactory(client))  # type: ignore[arg-type]
     broken = OutboundRecord(seq=2, guid="g2", domain_id="school-a", payload=b'{"a":"\xff"}')
 
@@ -265,16 +279,8 @@ async def test_firehose_not_active_probe() -> None:
 
 
 def aws_stream(stream_type: str, name: str) -> StreamRecord:
-    return StreamRecord(
-        id="s1",
-        domain_id="district",
-        type=stream_type,
-        name=name,
-        description="",
-        enabled=True,
-        version=1,
-        config={"aws": {"roleArn": ROLE.role_arn, "region": "us-east-1", "externalId": "ext-1"}},
-    )
+    aws = {"roleArn": ROLE.role_arn, "region": "us-east-1", "externalId": "ext-1"}
+    return stream_record(stream_type, name, {"aws": aws})
 
 
 def test_build_sink_aws_types() -> None:
@@ -296,13 +302,7 @@ def test_build_sink_role_from_stream() -> None:
 
 
 async def test_lowered_limit_holds_group() -> None:
-    client = FakeClient(
-        get_queue_url=lambda **_: {"QueueUrl": "https://queue"},
-        get_queue_attributes=lambda **_: {"Attributes": {"MaximumMessageSize": "2048"}},
-        send_message_batch=lambda **kwargs: {
-            "Successful": [{"Id": entry["Id"]} for entry in kwargs["Entries"]]
-        },
-    )
+    client = accepting_sqs_client(max_message_bytes=2_048)
     sink = SqsSink(SqsSinkConfig("orders.fifo", ROLE), FakeFactory(client))  # type: ignore[arg-type]
     large = OutboundRecord(
         seq=1, guid="g1", domain_id="school-a", payload=b'"' + b"x" * 3000 + b'"'
@@ -316,3 +316,50 @@ async def test_lowered_limit_holds_group() -> None:
     assert result.delivered == [3]
     assert result.error is not None
     assert result.error.error_code == "record_too_large"
+
+
+async def test_record_built_before_limit_lowered() -> None:
+    client = accepting_sqs_client(max_message_bytes=2_048)
+    sink = SqsSink(SqsSinkConfig("orders", ROLE), FakeFactory(client))  # type: ignore[arg-type]
+    built_within = sink.limits.max_record_bytes
+    # Another lane's send reads the queue's limit first.
+    await sink.send([OutboundRecord(seq=1, guid="g1", domain_id="a", payload=b"{}")])
+
+    large = b'"' + b"x" * 3000 + b'"'
+    built_before = OutboundRecord(
+        seq=2, guid="g2", domain_id="a", payload=large, size_limit=built_within
+    )
+    built_after = OutboundRecord(seq=3, guid="g3", domain_id="b", payload=large, size_limit=2048)
+    result = await sink.send([built_before, built_after])
+
+    # Built within the old limit, seq 2 is built again; seq 3 never fits.
+    assert result.retry == [2]
+    assert list(result.dead) == [3]
+
+
+@pytest.mark.parametrize(
+    ("stream_type", "name", "config", "expected"),
+    [
+        ("https", "hook", {"https": {"maxInFlight": 16}}, 16),
+        ("https", "hook", {"https": {}}, 1),
+        ("kinesis", "events", {"aws": {"partitionKey": "domainId"}}, AWS_CALLS_IN_FLIGHT),
+        ("kinesis", "events", {"aws": {}}, AWS_CALLS_IN_FLIGHT),
+        ("kinesis", "events", {"aws": {"partitionKey": "guid"}}, AWS_CALLS_IN_FLIGHT),
+        ("kinesis", "events", {"aws": {"partitionKey": "userId"}}, 1),
+        ("kinesis", "events", {"aws": {"partitionKey": "type"}}, 1),
+        ("firehose", "events", {"aws": {"partitionKey": "type"}}, AWS_CALLS_IN_FLIGHT),
+        ("sqs", "events", {"aws": {"messageGroupKey": "userId"}}, AWS_CALLS_IN_FLIGHT),
+        ("sqs", "events.fifo", {"aws": {"messageGroupKey": "domainId"}}, AWS_CALLS_IN_FLIGHT),
+        ("sqs", "events.fifo", {"aws": {"messageGroupKey": "userId"}}, 1),
+        (
+            "sqs",
+            "https://127.0.0.1/111122223333/events.fifo",
+            {"aws": {"messageGroupKey": "type"}},
+            1,
+        ),
+    ],
+)
+def test_calls_in_flight(
+    stream_type: str, name: str, config: dict[str, Any], expected: int
+) -> None:
+    assert calls_in_flight(stream_record(stream_type, name, config)) == expected

@@ -42,13 +42,16 @@ CONNECT_TIMEOUT_S = 5.0
 # delays its exit until the call ends, up to these timeouts.
 READ_TIMEOUT_S = 30.0
 
-# Connections kept per client. A stream sends one call at a time, and a Test action
-# may run beside it; botocore's default of 10 leaves room for both.
-MAX_POOL_CONNECTIONS = 10
-
-# Threads shared by the calls of every AWS stream of the process. The dispatcher of
-# a stream waits for its call, so this bounds how many AWS streams send at once.
+# Threads shared by the calls of every AWS stream of the process: at most this many
+# calls run at once. A stream has up to ``AWS_CALLS_IN_FLIGHT`` (4) calls in flight
+# (``delivery/sinks.py``), so eight streams sending at full speed take all threads.
+# Further calls wait for a thread.
 MAX_WORKERS = 32
+
+# Connections kept per client. Streams of one role and service share a client, and
+# every call runs in one of the threads, so a client never needs more connections than
+# there are threads. A smaller pool would make urllib3 open and discard connections.
+MAX_POOL_CONNECTIONS = MAX_WORKERS
 
 # An event name of botocore's event system (such as ``before-send.kinesis.PutRecords``)
 # and its handler, registered on every client that a factory creates.

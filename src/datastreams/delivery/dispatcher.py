@@ -1,14 +1,26 @@
 """The dispatcher of one stream: takes queued deliveries in log order and sends them.
 
-A round fetches the next queued deliveries, turns expired ones into dead letters,
-builds the records (filters, overflow form), sends them in batches, and writes the
-outcome in one store transaction shielded from cancellation. When the destination
-fails, the stream backs off as a whole and tries the same deliveries again, so its
-order is kept and a down destination is not hammered.
+While the stream delivers, its dispatcher runs three kinds of tasks at the same time:
 
-With ``maxInFlight`` above 1 the records are spread over that many lanes by
-``domainId``; lanes send concurrently, and each lane sends its batches one after the
-other, so events of one domain keep their order.
+- the reader fetches queued deliveries in log order, ahead of what is being sent. It
+  turns expired ones into dead letters, builds the records (filters, overflow form)
+  and hands each to the lane of its ``domainId`` (``delivery/lanes.py``), waiting
+  while that lane is full;
+- each lane takes what it holds, up to one batch, sends it, hands the result to the
+  outcome writer and goes on with its next batch at once. A stream has
+  ``maxInFlight`` lanes; AWS streams get a default (``delivery/sinks.py``);
+- the outcome writer writes the results in the order they came, one store write at
+  a time and shielded from cancellation (``delivery/outcome_writer.py``).
+
+So a slow lane does not hold back the others, and no lane waits for the store.
+Events of one domain keep their order: they pass through one lane, which sends one
+batch at a time.
+
+When a send must be retried, the stream stops taking new work. Lanes finish the
+request they have in flight and send nothing more, and records not yet sent stay
+queued untouched. Once every result is written, the stream backs off as a whole and
+then reads its queue from the start again. So the records to retry go first, and a
+down destination is not hammered. A stop ends the same way, without the back-off.
 """
 
 from __future__ import annotations
@@ -16,12 +28,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from datastreams.delivery.backoff import Backoff
-from datastreams.delivery.outbound import build_record, split_batches
+from datastreams.delivery.lanes import Lane, Lanes, lane_bounds
+from datastreams.delivery.outbound import build_record
+from datastreams.delivery.outcome_writer import DeliveryResults, OutcomeWriter
 from datastreams.delivery.repeats import RepeatedLog
 from datastreams.events.catalogue import Catalogue
 from datastreams.events.timefmt import epoch_seconds, now_time
@@ -34,14 +49,26 @@ from datastreams.store.records import AttemptRecord, DeliveryOutcome, QueuedDeli
 
 logger = logging.getLogger(__name__)
 
-# How many deliveries one round fetches at least, so one-event-per-request streams
-# do not pay a database round trip per event. The outcome is still written per round.
+# How many deliveries one fetch reads at least, so one-event-per-request streams do
+# not pay a database round trip per event, and at most, which bounds the memory of the
+# rows fetched but not yet handed to a lane.
 MIN_FETCH = 64
 MAX_FETCH = 1000
+
+# Beyond what the lanes hold, the reader fetches only while fewer deliveries than this
+# wait for their outcome to be written. While the store is slow or stuck, this bounds
+# the results kept in memory, and what a crash would send a second time.
+MAX_UNWRITTEN = MAX_FETCH
 
 # Without a wake-up, an idle dispatcher looks at its queue this often. The poll covers
 # deliveries queued by another process, such as a replay from the command line.
 IDLE_POLL_S = 1.0
+
+# At the end of its queue the reader reads new deliveries past those still in flight,
+# and reads the queue from its start once every outcome is written. Deliveries that a
+# replay or redrive queues keep their place in the log, behind the reader, so while
+# sends never pause it waits for that at least this often.
+REREAD_INTERVAL_S = 1.0
 
 STATE_IDLE = "idle"
 STATE_DELIVERING = "delivering"
@@ -52,7 +79,11 @@ STATE_DISABLED = "disabled"
 
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
-    """The parts of a stream's configuration that its dispatcher uses."""
+    """The parts of a stream's configuration that its dispatcher uses.
+
+    ``max_in_flight`` is the number of lanes: how many calls the stream has in flight
+    at most.
+    """
 
     stream_id: str
     version: int
@@ -63,22 +94,35 @@ class DispatchSettings:
     partition_key: str = "domainId"
 
 
-@dataclass(slots=True)
-class _RoundResult:
-    delivered: list[int] = field(default_factory=list)
-    retry: list[int] = field(default_factory=list)
-    dead: dict[int, str] = field(default_factory=dict)
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    error: DeliveryError | None = None
+class _Pass:
+    """One pass over a stream's queue: from its start until a retry, a stop or a failure."""
 
-    def is_empty(self) -> bool:
-        """Return whether the round sent nothing and left every delivery as it was."""
-        return not (self.attempts or self.dead or self.skipped)
+    def __init__(self, lanes: Lanes) -> None:
+        self.lanes = lanes
+        self.halted = False
+        self.retrying = False
+        # The first error that made the pass stop, which decides the stream's state.
+        self.retry_error: DeliveryError | None = None
+        # The longest ``Retry-After`` of the pass's failures.
+        self.retry_after_s: float | None = None
+        self.failure: Exception | None = None
+        # Deliveries fetched whose outcome is not written yet.
+        self.unwritten = 0
+        # The last seq of the pass's first fetch, and how many of its deliveries are
+        # not written yet. Once all are written without a retry, the back-off
+        # sequence starts again, as it did after a round that needed no retry.
+        self.first_fetch_end: int | None = None
+        self.first_fetch_left = 0
+        # Set on every write, halt and wake-up, for the reader waiting at the queue's end.
+        self.changed = asyncio.Event()
 
-    def handled(self) -> int:
-        """Return how many deliveries the round delivered, retried, dead-lettered or skipped."""
-        return len(self.delivered) + len(self.retry) + len(self.dead) + len(self.skipped)
+    def halt(self) -> None:
+        """Stop handing out records and sending them, while requests in flight finish."""
+        if self.halted:
+            return
+        self.halted = True
+        self.lanes.close()
+        self.changed.set()
 
 
 class Dispatcher:
@@ -96,7 +140,7 @@ class Dispatcher:
     ) -> None:
         self.settings = settings
         self.sink = sink
-        # Unknown until the first round: an empty queue then stores "idle", which
+        # Unknown until the first fetch: an empty queue then stores "idle", which
         # replaces a "disabled" state left from before the stream was enabled.
         self.state = ""
         self._store = store
@@ -107,22 +151,24 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._repeats = RepeatedLog(logger)
-        self._pending_write: asyncio.Task[None] | None = None
-        # After a round that handled every delivery it fetched, the next round reads
-        # past them while their outcome is still being written (see ``_run_round``).
-        self._read_ahead_seq = 0
+        self._current: _Pass | None = None
+        self._writer: OutcomeWriter | None = None
 
     def wake(self) -> None:
-        """Tell an idle dispatcher that new deliveries are queued."""
+        """Tell the dispatcher that new deliveries are queued."""
         self._wake.set()
+        if self._current is not None:
+            self._current.changed.set()
 
     def request_stop(self) -> None:
-        """Finish the request in flight, record the round, then return from ``run``.
+        """Let the requests in flight finish and their outcome be written, then return from ``run``.
 
-        The round's later batches are not sent, and a back-off wait ends at once.
+        Nothing more is sent, and a back-off wait ends at once.
         """
         self._stopping.set()
         self._wake.set()
+        if self._current is not None:
+            self._current.halt()
 
     async def run(self) -> None:
         stream_id = self.settings.stream_id
@@ -134,14 +180,12 @@ class Dispatcher:
         try:
             while not self._stopping.is_set():
                 try:
-                    await self._run_round()
+                    await self._deliver()
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
                 except Exception as exc:
                     # A store failure must not end delivery for good: wait and retry,
                     # reading the queue from its start again.
-                    self._pending_write = None
-                    self._read_ahead_seq = 0
                     self._repeats.log(
                         logging.WARNING,
                         f"dispatcher round of stream {stream_id} failed: {exc!r}",
@@ -149,9 +193,10 @@ class Dispatcher:
                     )
                     await self._back_off(None)
         finally:
-            # A cancelled round may leave its shielded outcome write running.
-            if self._pending_write is not None and not self._pending_write.done():
-                await asyncio.wait([self._pending_write], timeout=10)
+            # A cancelled dispatcher may leave its shielded outcome write running.
+            write = self._writer.write_in_flight if self._writer is not None else None
+            if write is not None and not write.done():
+                await asyncio.wait([write], timeout=10)
             await self.sink.close()
             logger.info(
                 "dispatcher stopped for stream %s",
@@ -159,76 +204,149 @@ class Dispatcher:
                 extra={"action": "dispatcher_stopped", "stream_id": stream_id},
             )
 
-    async def _run_round(self) -> None:
-        # Cleared before the fetch, so an append that lands during the fetch still
-        # wakes the dispatcher instead of waiting for the next poll.
-        self._wake.clear()
-        deliveries = await self._store.fetch_queued(
-            self.settings.stream_id, self._fetch_limit(), self._read_ahead_seq
+    # One pass ------------------------------------------------------------------------
+
+    async def _deliver(self) -> None:
+        """Deliver from the queue's start until a retry, a stop or a failure.
+
+        Returns once every request in flight has finished and every result is
+        written, after the back-off when a send must be retried.
+        """
+        lane_count = max(1, self.settings.max_in_flight)
+        bounds = lane_bounds(self.sink.limits, lane_count)
+        current = _Pass(Lanes(lane_count, bounds))
+        writer = OutcomeWriter(
+            self._store.record_outcome,
+            partial(self._outcome, current),
+            partial(self._on_written, current),
         )
+        self._current, self._writer = current, writer
+        if self._stopping.is_set():
+            current.halt()
 
-        if not deliveries:
-            if self._read_ahead_seq:
-                # The last round's rows may still be in the queue until its outcome is
-                # written; read the queue from the start once that is done.
-                await self._finish_pending_write()
-                self._read_ahead_seq = 0
+        writing = asyncio.create_task(self._guard(current, writer.run()))
+        workers = [asyncio.create_task(self._guard(current, self._read(current, writer)))]
+        workers += [
+            asyncio.create_task(self._guard(current, self._send_lane(current, lane, writer)))
+            for lane in current.lanes
+        ]
+        try:
+            # The reader and the lanes return once the pass is halted; the writer
+            # then writes what they left.
+            await asyncio.gather(*workers)
+            writer.close()
+            await writing
+        except BaseException:
+            for task in (*workers, writing):
+                task.cancel()
+            await asyncio.gather(*workers, writing, return_exceptions=True)
+            raise
+        finally:
+            self._current = None
+
+        if current.failure is not None:
+            raise current.failure
+        if current.retrying:
+            await self._back_off(current.retry_after_s)
+
+    async def _guard(self, current: _Pass, work: Coroutine[Any, Any, None]) -> None:
+        # A failure of one task (the store's, as a rule) ends the pass as a retry
+        # does: requests in flight finish and what can be written is written.
+        try:
+            await work
+        except Exception as exc:
+            if current.failure is None:
+                current.failure = exc
+            current.halt()
+
+    # The reader ----------------------------------------------------------------------
+
+    async def _read(self, current: _Pass, writer: OutcomeWriter) -> None:
+        stream_id = self.settings.stream_id
+        cursor = 0
+        reread_at = time.monotonic() + REREAD_INTERVAL_S
+
+        while not current.halted:
+            await self._wait_for_writes(current, writer)
+            if current.halted:
                 return
-            await self._set_idle()
-            await self._wait_for_work()
-            return
+            # Cleared before the fetch, so an append that lands during the fetch
+            # still wakes the reader instead of waiting for the next poll.
+            self._wake.clear()
+            deliveries = await self._store.fetch_queued(
+                stream_id, self._fetch_limit(current), cursor
+            )
+            if current.halted:
+                return
 
-        result = await self._deliver(deliveries)
-        if self._stopping.is_set() and result.is_empty():
-            # A stop came before the first batch: the queue and state are as they were.
-            return
-        outcome = self._outcome(result)
-        await self._finish_pending_write()
-        self._start_write(outcome)
-        self._record_metrics(deliveries, result)
+            if deliveries:
+                cursor = deliveries[-1].seq
+                await self._hand_out(current, writer, deliveries)
+            elif cursor == 0:
+                # The cursor is at the start only while every outcome is written, so
+                # nothing is queued and nothing is in flight.
+                await self._set_idle()
+                await self._wait_for_work()
+            else:
+                await self._wait_past_end(current, writer, reread_at)
+                if not current.unwritten:
+                    cursor = 0
+                    reread_at = time.monotonic() + REREAD_INTERVAL_S
 
-        if result.retry:
-            await self._finish_pending_write()
-            self._read_ahead_seq = 0
-            await self._back_off(result.error)
-            return
+    def _fetch_limit(self, current: _Pass) -> int:
+        return min(MAX_FETCH, max(MIN_FETCH, self._lanes_capacity(current)))
 
-        self._backoff.reset()
-        if result.handled() == len(deliveries):
-            # The next round sends while this outcome is written: the writes of a
-            # stream stay in order because each waits for the one before it.
-            self._read_ahead_seq = deliveries[-1].seq
-        else:
-            await self._finish_pending_write()
-            self._read_ahead_seq = 0
+    def _lanes_capacity(self, current: _Pass) -> int:
+        lane_count = len(current.lanes.lanes)
+        return lane_count * lane_bounds(self.sink.limits, lane_count).max_records
 
-    def _fetch_limit(self) -> int:
-        # Lanes wait for each other at the end of a round, so rounds of a stream with
-        # several lanes fetch more to keep the lanes busy for longer.
-        wanted = max(MIN_FETCH * self.settings.max_in_flight, self._batch_capacity())
-        return min(MAX_FETCH, wanted)
+    async def _wait_for_writes(self, current: _Pass, writer: OutcomeWriter) -> None:
+        max_unwritten = self._lanes_capacity(current) + MAX_UNWRITTEN
+        while current.unwritten >= max_unwritten and not current.halted:
+            writer.flush()
+            current.changed.clear()
+            await current.changed.wait()
 
-    def _batch_capacity(self) -> int:
-        return self.sink.limits.max_records_per_call * self.settings.max_in_flight
+    async def _hand_out(
+        self, current: _Pass, writer: OutcomeWriter, deliveries: Sequence[QueuedDelivery]
+    ) -> None:
+        current.unwritten += len(deliveries)
+        if current.first_fetch_end is None:
+            current.first_fetch_end = deliveries[-1].seq
+            current.first_fetch_left = len(deliveries)
 
-    async def _deliver(self, deliveries: Sequence[QueuedDelivery]) -> _RoundResult:
-        result = _RoundResult()
-        live = self._expire(deliveries, result)
-        records = self._build_records(live, result)
+        settled = DeliveryResults()
+        live = self._expire(deliveries, settled)
+        records = self._build_records(live, settled)
+        if settled.seqs:
+            writer.submit(settled)
 
-        lanes = self._lanes(records)
-        lane_results = await asyncio.gather(*(self._send_lane(lane) for lane in lanes))
+        for record in records:
+            if not await current.lanes.put(record):
+                # Halted: the records not handed out stay queued untouched.
+                return
+        if current.lanes.idle:
+            # Nothing was left to send (all expired or skipped).
+            writer.flush()
 
-        for lane_result in lane_results:
-            result.delivered.extend(lane_result.delivered)
-            result.retry.extend(lane_result.retry)
-            result.dead.update(lane_result.dead)
-            result.attempts.extend(lane_result.attempts)
-            result.error = result.error or lane_result.error
-        return result
+    async def _wait_past_end(self, current: _Pass, writer: OutcomeWriter, reread_at: float) -> None:
+        """Wait until every outcome is written or, before ``reread_at``, for a wake-up."""
+        while current.unwritten and not current.halted:
+            remaining = reread_at - time.monotonic()
+            if remaining > 0 and self._wake.is_set():
+                return
+            if remaining <= 0:
+                writer.flush()
+            current.changed.clear()
+            try:
+                await asyncio.wait_for(
+                    current.changed.wait(), timeout=remaining if remaining > 0 else None
+                )
+            except TimeoutError:
+                pass
 
     def _expire(
-        self, deliveries: Sequence[QueuedDelivery], result: _RoundResult
+        self, deliveries: Sequence[QueuedDelivery], settled: DeliveryResults
     ) -> list[QueuedDelivery]:
         window_s = self.settings.retry_window_s
         cutoff = time.time() - window_s
@@ -237,7 +355,8 @@ class Dispatcher:
         for delivery in deliveries:
             if epoch_seconds(delivery.queued_at) < cutoff:
                 last = delivery.last_error or "none"
-                result.dead[delivery.seq] = (
+                settled.seqs.append(delivery.seq)
+                settled.dead[delivery.seq] = (
                     f"retry window of {window_s:g} s exceeded after "
                     f"{delivery.attempts} attempts; last error: {last}"
                 )
@@ -246,14 +365,15 @@ class Dispatcher:
         return live
 
     def _build_records(
-        self, deliveries: Sequence[QueuedDelivery], result: _RoundResult
+        self, deliveries: Sequence[QueuedDelivery], settled: DeliveryResults
     ) -> list[OutboundRecord]:
         records: list[OutboundRecord] = []
 
         for delivery in deliveries:
             if not self.settings.filters.matches(delivery.type):
                 # Queued before the filters changed: the stream no longer takes this type.
-                result.skipped.append(delivery.seq)
+                settled.seqs.append(delivery.seq)
+                settled.skipped.append(delivery.seq)
                 continue
             try:
                 record = build_record(
@@ -265,40 +385,59 @@ class Dispatcher:
                 )
             except (ValueError, TypeError) as exc:
                 # A stored line always parses; this guards against a corrupted row.
-                result.dead[delivery.seq] = f"stored event could not be encoded: {exc}"
+                settled.seqs.append(delivery.seq)
+                settled.dead[delivery.seq] = f"stored event could not be encoded: {exc}"
                 continue
             records.append(record)
         return records
 
-    def _lanes(self, records: Sequence[OutboundRecord]) -> list[list[OutboundRecord]]:
-        lane_count = self.settings.max_in_flight
-        if lane_count <= 1:
-            return [list(records)] if records else []
+    # The lanes -----------------------------------------------------------------------
 
-        lanes: list[list[OutboundRecord]] = [[] for _ in range(lane_count)]
-        for record in records:
-            lanes[zlib.crc32(record.domain_id.encode()) % lane_count].append(record)
-        return [lane for lane in lanes if lane]
-
-    async def _send_lane(self, records: Sequence[OutboundRecord]) -> _RoundResult:
-        lane = _RoundResult()
-
-        for batch in split_batches(records, self.sink.limits):
-            if self._stopping.is_set():
-                # A stop waits for the request in flight, not for the rest of the
-                # round: unsent records stay queued untouched for the next start.
-                break
+    async def _send_lane(self, current: _Pass, lane: Lane, writer: OutcomeWriter) -> None:
+        while True:
+            batch = await lane.take(self.sink.limits)
+            if not batch:
+                return
             sent = await self.sink.send(batch)
-            lane.delivered.extend(sent.delivered)
-            lane.dead.update(sent.dead)
-            lane.attempts.append(self._attempt_record(batch, sent))
+            writer.submit(self._batch_results(batch, sent))
 
             if sent.retry:
-                # Later batches of this lane wait, so the lane's order holds.
-                lane.retry.extend(sent.retry)
-                lane.error = sent.error
-                break
-        return lane
+                # The lane's later records wait, so their domain's order holds, and
+                # the other lanes stop too: the stream backs off as a whole.
+                self._halt_for_retry(current, sent.error)
+                return
+            current.lanes.answered(lane, batch)
+            if current.lanes.idle:
+                # The stream has caught up: no more results come soon to write with these.
+                writer.flush()
+
+    def _batch_results(self, batch: Sequence[OutboundRecord], sent: SendResult) -> DeliveryResults:
+        latencies_s: list[float] = []
+        if self._metrics is not None:
+            now_s = time.time()
+            delivered = set(sent.delivered)
+            latencies_s = [
+                now_s - epoch_seconds(record.queued_at)
+                for record in batch
+                if record.seq in delivered
+            ]
+        return DeliveryResults(
+            seqs=[record.seq for record in batch],
+            delivered=list(sent.delivered),
+            retry=list(sent.retry),
+            dead=dict(sent.dead),
+            attempts=[self._attempt_record(batch, sent)],
+            latencies_s=latencies_s,
+            error=sent.error if sent.retry else None,
+        )
+
+    def _halt_for_retry(self, current: _Pass, error: DeliveryError | None) -> None:
+        if not current.retrying:
+            current.retrying = True
+            current.retry_error = error
+        if error is not None and error.retry_after_s is not None:
+            current.retry_after_s = max(current.retry_after_s or 0.0, error.retry_after_s)
+        current.halt()
 
     def _attempt_record(self, batch: Sequence[OutboundRecord], sent: SendResult) -> AttemptRecord:
         error = sent.error
@@ -323,30 +462,44 @@ class Dispatcher:
             latency_ms=sent.latency_ms,
         )
 
-    def _outcome(self, result: _RoundResult) -> DeliveryOutcome:
-        if result.retry:
-            failing = isinstance(result.error, ConfigurationDeliveryError)
+    # Outcomes ------------------------------------------------------------------------
+
+    def _outcome(self, current: _Pass, results: DeliveryResults) -> DeliveryOutcome:
+        # Once a send must be retried, every later write of the pass keeps that
+        # state, although lanes still in flight may deliver.
+        if current.retrying:
+            failing = isinstance(current.retry_error, ConfigurationDeliveryError)
             self.state = STATE_FAILING if failing else STATE_BACKING_OFF
         else:
             self.state = STATE_DELIVERING
 
-        self._log_round(result)
+        self._log_results(results)
+        self._record_metrics(results)
         return DeliveryOutcome(
             stream_id=self.settings.stream_id,
             at=self._now(),
             state=self.state,
-            delivered=result.delivered,
-            retry=result.retry,
-            retry_error=result.error.summary() if result.error is not None else None,
-            dead=result.dead,
-            attempts=result.attempts,
-            skipped=result.skipped,
+            delivered=results.delivered,
+            retry=results.retry,
+            retry_error=results.error.summary() if results.error is not None else None,
+            dead=results.dead,
+            attempts=results.attempts,
+            skipped=results.skipped,
         )
 
-    def _log_round(self, result: _RoundResult) -> None:
+    def _on_written(self, current: _Pass, results: DeliveryResults) -> None:
+        current.unwritten -= len(results.seqs)
+        if current.first_fetch_left and current.first_fetch_end is not None:
+            end = current.first_fetch_end
+            current.first_fetch_left -= sum(1 for seq in results.seqs if seq <= end)
+            if current.first_fetch_left <= 0 and not current.retrying:
+                self._backoff.reset()
+        current.changed.set()
+
+    def _log_results(self, results: DeliveryResults) -> None:
         stream_id = self.settings.stream_id
 
-        for seq, reason in result.dead.items():
+        for seq, reason in results.dead.items():
             logger.error(
                 "event dead-lettered for stream %s: %s",
                 stream_id,
@@ -354,52 +507,33 @@ class Dispatcher:
                 extra={"action": "event_dead_lettered", "stream_id": stream_id, "seq": seq},
             )
 
-        if result.error is not None:
+        if results.error is not None:
             self._repeats.log(
                 logging.WARNING,
-                f"delivery for stream {stream_id} failed, retrying: {result.error.summary()}",
+                f"delivery for stream {stream_id} failed, retrying: {results.error.summary()}",
                 extra={
                     "action": "delivery_retry",
                     "stream_id": stream_id,
-                    "error_code": result.error.error_code,
+                    "error_code": results.error.error_code,
                 },
             )
 
-    def _start_write(self, outcome: DeliveryOutcome) -> None:
-        self._pending_write = asyncio.ensure_future(self._store.record_outcome(outcome))
-
-    async def _finish_pending_write(self) -> None:
-        # Shielded: a stop that cancels the round must not lose what the destination
-        # already accepted, or it would be sent a second time.
-        if self._pending_write is None:
-            return
-        pending = self._pending_write
-        await asyncio.shield(pending)
-        self._pending_write = None
-
-    def _record_metrics(self, deliveries: Sequence[QueuedDelivery], result: _RoundResult) -> None:
+    def _record_metrics(self, results: DeliveryResults) -> None:
         if self._metrics is None:
             return
-
-        now_s = time.time()
-        delivered = set(result.delivered)
-        latencies_s = [
-            now_s - epoch_seconds(delivery.queued_at)
-            for delivery in deliveries
-            if delivery.seq in delivered
-        ]
         self._metrics.record_round(
             self.settings.stream_id,
-            delivered=len(result.delivered),
-            retried=len(result.retry),
-            dead=len(result.dead),
-            latencies_s=latencies_s,
-            attempts=result.attempts,
+            delivered=len(results.delivered),
+            retried=len(results.retry),
+            dead=len(results.dead),
+            latencies_s=results.latencies_s,
+            attempts=results.attempts,
         )
 
-    async def _back_off(self, error: DeliveryError | None) -> None:
-        retry_after = error.retry_after_s if error is not None else None
-        delay = self._backoff.next_delay(retry_after)
+    # Waiting -------------------------------------------------------------------------
+
+    async def _back_off(self, retry_after_s: float | None) -> None:
+        delay = self._backoff.next_delay(retry_after_s)
         try:
             await asyncio.wait_for(self._stopping.wait(), timeout=delay)
         except TimeoutError:

@@ -61,6 +61,7 @@ def build_record(
         payload=payload,
         partition_key=key,
         queued_at=delivery.queued_at,
+        size_limit=max_record_bytes,
     )
 
 

@@ -20,7 +20,12 @@ from datastreams.delivery.dispatcher import (
     Dispatcher,
     DispatchSettings,
 )
-from datastreams.delivery.sinks import SinkOptions, UnsupportedStreamType, build_sink
+from datastreams.delivery.sinks import (
+    SinkOptions,
+    UnsupportedStreamType,
+    build_sink,
+    calls_in_flight,
+)
 from datastreams.events.catalogue import Catalogue
 from datastreams.filters import compile_filters, filters_from_config
 from datastreams.metrics import Metrics
@@ -171,7 +176,6 @@ class DeliverySupervisor:
             await self._store.set_stream_state(record.id, STATE_FAILING, str(exc))
             return
 
-        https = record.config.get("https") or {}
         aws = record.config.get("aws") or {}
         settings = DispatchSettings(
             stream_id=record.id,
@@ -179,7 +183,7 @@ class DeliverySupervisor:
             filters=compile_filters(filters_from_config(record.config.get("filters") or [])),
             retry_window_s=float(record.config.get("retryWindowSeconds", 86_400)),
             backoff_max_s=float(record.config.get("backoffMaxSeconds", 300)),
-            max_in_flight=int(https.get("maxInFlight", 1)),
+            max_in_flight=calls_in_flight(record),
             partition_key=str(aws.get("partitionKey", "domainId")),
         )
         dispatcher = Dispatcher(settings, sink, self._store, self._catalogue, metrics=self._metrics)

@@ -15,12 +15,19 @@ record and byte limits measured on the encoded request entries. Then:
   missing target) ends the send: its records and every later one are returned as
   retry, and the stream backs off.
 
+Several sends of one sink can run at once, one per lane of the dispatcher. The
+hold-back of a failed key works within one send, and that is enough. A domain's
+records are in one send at a time, and ``domainId`` is the default key. After a
+retry the dispatcher sends nothing more until it backs off. A stream ordered by a key
+that spans domains makes one send at a time (``delivery/sinks.py``).
+
 A sink never sleeps: backing off is the dispatcher's job.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -131,6 +138,9 @@ class AwsSink(ABC):
         self.role = role
         self.limits = limits
         self._clients = clients
+        # The dispatcher may have several sends in flight. One prepares at a time, so
+        # sends that start together make one lookup instead of one each.
+        self._prepare_lock = threading.Lock()
 
     # What each service implements -----------------------------------------------------
 
@@ -250,7 +260,8 @@ class AwsSink(ABC):
         return outcome
 
     def _prepare_with(self, client_source: ClientSource) -> None:
-        self.prepare(client_source())
+        with self._prepare_lock:
+            self.prepare(client_source())
 
     def _put_with(self, client_source: ClientSource, call: list[OutboundRecord]) -> CallOutcome:
         return self.put(client_source(), call)
@@ -275,9 +286,11 @@ class AwsSink(ABC):
             error = rejected.get(record.seq)
             if error is None:
                 continue
-            if limit_lowered and error.error_code == RECORD_TOO_LARGE:
-                # The batch was built before the target's own limit was read. The next
-                # round builds the record again, in the overflow form if needed.
+            # Built before the target's own limit was read, by this send or by another
+            # send in flight at the same time (``size_limit`` shows the latter).
+            built_larger = limit_lowered or record.size_limit > self.limits.max_record_bytes
+            if built_larger and error.error_code == RECORD_TOO_LARGE:
+                # The dispatcher builds the record again, in the overflow form if needed.
                 retry = RetryableDeliveryError(
                     f"the target's record limit is {self.limits.max_record_bytes} bytes; "
                     "the record is built again within it",

@@ -22,6 +22,10 @@ class OutboundRecord:
     ``queued_at`` is when the delivery was queued: the same for every retry, and new
     when a replay or redrive queues the event again. Sinks that deduplicate (SQS FIFO)
     derive their deduplication id from it. It is empty for a probe.
+
+    ``size_limit`` is the sink's ``max_record_bytes`` that the record was built within
+    (0 when unknown). A sink whose limit is lower by the time it sends the record
+    returns it as retry, so that it is built again within the new limit.
     """
 
     seq: int
@@ -30,6 +34,7 @@ class OutboundRecord:
     payload: bytes
     partition_key: str = ""
     queued_at: str = ""
+    size_limit: int = 0
 
 
 @dataclass(slots=True)

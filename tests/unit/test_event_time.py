@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from datastreams.events.timefmt import format_time, now_time, parse_time
+from datastreams.events.timefmt import epoch_seconds, format_time, now_time, parse_time
 
 CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z")
 
@@ -167,3 +167,24 @@ def test_now_time_changes_across_seconds() -> None:
     second = now_time()
 
     assert second[:19] > first[:19]
+
+
+@pytest.mark.parametrize(
+    ("canonical", "expected"),
+    [
+        ("1970-01-01T00:00:00.0000000Z", 0.0),
+        ("1970-01-01T00:00:01.5000000Z", 1.5),
+        ("2024-09-12T21:49:30.1234567Z", 1_726_177_770.1234567),
+        ("2024-02-29T23:59:59.9999999Z", 1_709_251_199.9999999),
+    ],
+)
+def test_epoch_seconds_values(canonical: str, expected: float) -> None:
+    assert epoch_seconds(canonical) == pytest.approx(expected, abs=1e-6)
+
+
+def test_epoch_seconds_same_second() -> None:
+    # Two times of one second share the cached second; only the fraction differs.
+    first = epoch_seconds("2024-09-12T21:49:30.0000001Z")
+    second = epoch_seconds("2024-09-12T21:49:30.9000000Z")
+
+    assert second - first == pytest.approx(0.8999999, abs=1e-6)

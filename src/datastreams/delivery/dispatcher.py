@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -39,7 +40,7 @@ from datastreams.delivery.outbound import build_record
 from datastreams.delivery.outcome_writer import DeliveryResults, OutcomeWriter
 from datastreams.delivery.repeats import RepeatedLog
 from datastreams.events.catalogue import Catalogue
-from datastreams.events.timefmt import epoch_seconds, now_time
+from datastreams.events.timefmt import epoch_seconds, format_time, now_time
 from datastreams.filters import CompiledFilters
 from datastreams.metrics import Metrics
 from datastreams.sinks.base import OutboundRecord, SendResult, Sink
@@ -349,11 +350,12 @@ class Dispatcher:
         self, deliveries: Sequence[QueuedDelivery], settled: DeliveryResults
     ) -> list[QueuedDelivery]:
         window_s = self.settings.retry_window_s
-        cutoff = time.time() - window_s
+        # Canonical times sort as text, so each delivery costs one string comparison.
+        cutoff = format_time(datetime.fromtimestamp(time.time() - window_s, UTC))
         live: list[QueuedDelivery] = []
 
         for delivery in deliveries:
-            if epoch_seconds(delivery.queued_at) < cutoff:
+            if delivery.queued_at < cutoff:
                 last = delivery.last_error or "none"
                 settled.seqs.append(delivery.seq)
                 settled.dead[delivery.seq] = (

@@ -103,6 +103,7 @@ class Runtime:
         return SinkOptions(
             allowed_networks=self.settings.allowed_endpoint_networks,
             tls_ca_file=self.settings.tls_ca_file,
+            aws_calls_in_flight=self.settings.aws_calls_in_flight,
         )
 
     def deliveries(self, *, actor: str | None = None) -> DeliveryService:

@@ -21,6 +21,10 @@ from datastreams.security.endpoints import IPNetwork, parse_networks
 
 ENV_PREFIX = "DATASTREAMS_"
 
+# Every AWS stream of a process makes its calls on one pool of 32 threads
+# (datastreams.aws.clients), so one stream takes at most half of them.
+MAX_AWS_CALLS_IN_FLIGHT = 16
+
 
 class Secret(str):
     """A string that hides its value in ``repr`` and logs."""
@@ -56,6 +60,13 @@ def _parse_port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
         raise ValueError("must be a port number from 0 to 65535")
+    return value
+
+
+def _parse_aws_calls_in_flight(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= MAX_AWS_CALLS_IN_FLIGHT:
+        raise ValueError(f"must be an integer from 1 to {MAX_AWS_CALLS_IN_FLIGHT}")
     return value
 
 
@@ -205,6 +216,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "customer's role. Without it the policy shows a placeholder.",
     ),
     SettingSpec(
+        "aws_calls_in_flight",
+        4,
+        _parse_aws_calls_in_flight,
+        "Calls each Kinesis, Firehose or SQS stream may have in flight at once. More "
+        "hide the round trips to AWS; on a small machine they cost CPU time that ingest "
+        "needs (see docs/aws.md). Kinesis and FIFO SQS streams ordered by a key that "
+        "spans domains (userId, type) always make one call at a time.",
+    ),
+    SettingSpec(
         "shutdown_grace_s",
         5.0,
         _parse_positive_float,
@@ -247,6 +267,7 @@ class Settings:
     allowed_endpoint_networks: tuple[IPNetwork, ...] = ()
     tls_ca_file: str | None = None
     aws_principal_arn: str | None = None
+    aws_calls_in_flight: int = 4
     shutdown_grace_s: float = 5.0
     ui_session_idle_s: int = 1800
     log_level: str = "INFO"

@@ -12,7 +12,7 @@ from fakes import stream_record
 
 from datastreams.aws.roles import AwsRole
 from datastreams.delivery.sinks import (
-    AWS_CALLS_IN_FLIGHT,
+    DEFAULT_AWS_CALLS_IN_FLIGHT,
     SinkOptions,
     build_sink,
     calls_in_flight,
@@ -342,14 +342,19 @@ async def test_record_built_before_limit_lowered() -> None:
     [
         ("https", "hook", {"https": {"maxInFlight": 16}}, 16),
         ("https", "hook", {"https": {}}, 1),
-        ("kinesis", "events", {"aws": {"partitionKey": "domainId"}}, AWS_CALLS_IN_FLIGHT),
-        ("kinesis", "events", {"aws": {}}, AWS_CALLS_IN_FLIGHT),
-        ("kinesis", "events", {"aws": {"partitionKey": "guid"}}, AWS_CALLS_IN_FLIGHT),
+        ("kinesis", "events", {"aws": {"partitionKey": "domainId"}}, DEFAULT_AWS_CALLS_IN_FLIGHT),
+        ("kinesis", "events", {"aws": {}}, DEFAULT_AWS_CALLS_IN_FLIGHT),
+        ("kinesis", "events", {"aws": {"partitionKey": "guid"}}, DEFAULT_AWS_CALLS_IN_FLIGHT),
         ("kinesis", "events", {"aws": {"partitionKey": "userId"}}, 1),
         ("kinesis", "events", {"aws": {"partitionKey": "type"}}, 1),
-        ("firehose", "events", {"aws": {"partitionKey": "type"}}, AWS_CALLS_IN_FLIGHT),
-        ("sqs", "events", {"aws": {"messageGroupKey": "userId"}}, AWS_CALLS_IN_FLIGHT),
-        ("sqs", "events.fifo", {"aws": {"messageGroupKey": "domainId"}}, AWS_CALLS_IN_FLIGHT),
+        ("firehose", "events", {"aws": {"partitionKey": "type"}}, DEFAULT_AWS_CALLS_IN_FLIGHT),
+        ("sqs", "events", {"aws": {"messageGroupKey": "userId"}}, DEFAULT_AWS_CALLS_IN_FLIGHT),
+        (
+            "sqs",
+            "events.fifo",
+            {"aws": {"messageGroupKey": "domainId"}},
+            DEFAULT_AWS_CALLS_IN_FLIGHT,
+        ),
         ("sqs", "events.fifo", {"aws": {"messageGroupKey": "userId"}}, 1),
         (
             "sqs",
@@ -363,3 +368,11 @@ def test_calls_in_flight(
     stream_type: str, name: str, config: dict[str, Any], expected: int
 ) -> None:
     assert calls_in_flight(stream_record(stream_type, name, config)) == expected
+
+
+def test_calls_in_flight_setting() -> None:
+    queue = stream_record("sqs", "events", {"aws": {}})
+    keyed_by_user = stream_record("kinesis", "events", {"aws": {"partitionKey": "userId"}})
+
+    assert calls_in_flight(queue, aws_calls=2) == 2
+    assert calls_in_flight(keyed_by_user, aws_calls=2) == 1

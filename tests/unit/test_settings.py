@@ -51,3 +51,16 @@ def test_empty_allowed_networks_admit_nothing() -> None:
     settings = load_settings({}, {"DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS": ""})
 
     assert settings.allowed_endpoint_networks == ()
+
+
+@pytest.mark.parametrize("raw", ["0", "17", "four"])
+def test_aws_calls_in_flight_range(raw: str) -> None:
+    expected = f"DATASTREAMS_AWS_CALLS_IN_FLIGHT: invalid value {raw!r}"
+    with pytest.raises(SettingsError, match=expected):
+        load_settings({}, {"DATASTREAMS_AWS_CALLS_IN_FLIGHT": raw})
+
+
+def test_aws_calls_in_flight_set() -> None:
+    settings = load_settings({}, {"DATASTREAMS_AWS_CALLS_IN_FLIGHT": "1"})
+
+    assert settings.aws_calls_in_flight == 1

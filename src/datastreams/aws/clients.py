@@ -43,8 +43,9 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0
 
 # Threads shared by the calls of every AWS stream of the process: at most this many
-# calls run at once. A stream has up to ``AWS_CALLS_IN_FLIGHT`` (4) calls in flight
-# (``delivery/sinks.py``), so eight streams sending at full speed take all threads.
+# calls run at once. A stream has up to DATASTREAMS_AWS_CALLS_IN_FLIGHT (4 by default)
+# calls in flight (``delivery/sinks.py``), so eight streams sending at full speed take
+# all threads.
 # Further calls wait for a thread.
 MAX_WORKERS = 32
 

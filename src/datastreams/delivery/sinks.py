@@ -16,16 +16,16 @@ if TYPE_CHECKING:
 
 AWS_STREAM_TYPES = frozenset({"firehose", "kinesis", "sqs"})
 
-# Calls in flight of an AWS stream, which has no ``maxInFlight`` setting. With one call
-# at a time a stream sits idle for every round trip to AWS while its queue grows, and a
-# few calls in flight keep it sending. More would take more of the threads that every
-# AWS stream of the process shares (``aws/clients.py``). Against a stream of few shards
-# or a throttled queue, they would only add throttled calls.
+# Calls in flight of an AWS stream, which has no ``maxInFlight`` setting, unless
+# DATASTREAMS_AWS_CALLS_IN_FLIGHT sets another number. With one call at a time a stream
+# sits idle for every round trip to AWS: an SQS queue, at 10 messages a call and 20 ms
+# a round trip, would take at most 500 messages a second. Against a stream of few
+# shards or a throttled queue, more calls would only add throttled calls.
 # NOTE: the gain from hiding AWS round trips is not measured here. Against the loopback
-# stub of benchmark 7 on 2 cores, calls return at once, and 4 calls in flight lowered
-# the Kinesis figure (5,000 events: about 6,000 events/s against 8,200 with 1), because
-# their CPU work in threads slowed ingest.
-AWS_CALLS_IN_FLIGHT = 4
+# stub of benchmark 7 on 2 cores, calls return at once, and with 4 calls in flight the
+# Kinesis figure fell from about 8,900 to 6,500 events/s: botocore's CPU work in more
+# threads at once slowed ingest and the other streams.
+DEFAULT_AWS_CALLS_IN_FLIGHT = 4
 
 # Container members whose value events of several domains can share. Lanes keep only a
 # domain's records together, so records of such an ordered key (Kinesis partition key,
@@ -45,6 +45,8 @@ class SinkOptions:
     tls_ca_file: str | None = None
     # Credentials, clients and threads of the AWS sinks; ``None`` uses the process's.
     aws_clients: AwsClientFactory | None = None
+    # Calls each AWS stream may have in flight (DATASTREAMS_AWS_CALLS_IN_FLIGHT).
+    aws_calls_in_flight: int = DEFAULT_AWS_CALLS_IN_FLIGHT
 
 
 def build_sink(record: StreamRecord, secrets: Mapping[str, Any], options: SinkOptions) -> Sink:
@@ -61,11 +63,11 @@ def build_sink(record: StreamRecord, secrets: Mapping[str, Any], options: SinkOp
     raise UnsupportedStreamType(f"delivery to {record.type} streams is not available")
 
 
-def calls_in_flight(record: StreamRecord) -> int:
+def calls_in_flight(record: StreamRecord, aws_calls: int = DEFAULT_AWS_CALLS_IN_FLIGHT) -> int:
     """Return how many calls the stream's dispatcher may have in flight: its number of lanes.
 
-    An HTTPS stream sets it with ``maxInFlight``. AWS streams get
-    ``AWS_CALLS_IN_FLIGHT`` unless their records are ordered by a key that spans domains.
+    An HTTPS stream sets it with ``maxInFlight``. AWS streams get ``aws_calls`` unless
+    their records are ordered by a key that spans domains.
     """
     https = record.config.get("https") or {}
     if "maxInFlight" in https:
@@ -80,8 +82,8 @@ def calls_in_flight(record: StreamRecord) -> int:
         order_key = str(aws.get("messageGroupKey", "domainId"))
     else:
         # Firehose and standard SQS queues keep no order between records.
-        return AWS_CALLS_IN_FLIGHT
-    return 1 if order_key in _KEYS_ACROSS_DOMAINS else AWS_CALLS_IN_FLIGHT
+        return aws_calls
+    return 1 if order_key in _KEYS_ACROSS_DOMAINS else aws_calls
 
 
 def _build_aws_sink(record: StreamRecord, options: SinkOptions) -> Sink:

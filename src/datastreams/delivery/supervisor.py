@@ -183,7 +183,7 @@ class DeliverySupervisor:
             filters=compile_filters(filters_from_config(record.config.get("filters") or [])),
             retry_window_s=float(record.config.get("retryWindowSeconds", 86_400)),
             backoff_max_s=float(record.config.get("backoffMaxSeconds", 300)),
-            max_in_flight=calls_in_flight(record),
+            max_in_flight=calls_in_flight(record, self._sink_options.aws_calls_in_flight),
             partition_key=str(aws.get("partitionKey", "domainId")),
         )
         dispatcher = Dispatcher(settings, sink, self._store, self._catalogue, metrics=self._metrics)

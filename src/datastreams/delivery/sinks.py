@@ -21,15 +21,15 @@ AWS_STREAM_TYPES = frozenset({"firehose", "kinesis", "sqs"})
 # sits idle for every round trip to AWS: an SQS queue, at 10 messages a call and 20 ms
 # a round trip, would take at most 500 messages a second. Against a stream of few
 # shards or a throttled queue, more calls would only add throttled calls.
-# NOTE: the gain from hiding AWS round trips is not measured here. Against the loopback
-# stub of benchmark 7 on 2 cores, calls return at once, and with 4 calls in flight the
-# Kinesis figure fell from about 8,900 to 6,500 events/s: botocore's CPU work in more
-# threads at once slowed ingest and the other streams.
+# NOTE: the gain from hiding AWS round trips is not measured here. The loopback stub of
+# benchmark 7 answers at once, and on 2 cores its Kinesis figure fell from about 8,900
+# to 6,500 events/s with 4 calls in flight, because botocore's CPU work in more threads
+# at once slowed ingest and the other streams.
 DEFAULT_AWS_CALLS_IN_FLIGHT = 4
 
 # Container members whose value events of several domains can share. Lanes keep only a
 # domain's records together, so records of such an ordered key (Kinesis partition key,
-# FIFO message group) could be in two calls at once; those streams make one at a time.
+# FIFO message group) could be in two calls at once. Those streams make one at a time.
 _KEYS_ACROSS_DOMAINS = frozenset({"userId", "type"})
 
 

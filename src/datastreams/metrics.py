@@ -8,6 +8,8 @@ part of its queue it fetched.
 
 from __future__ import annotations
 
+import bisect
+import collections
 from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -110,9 +112,7 @@ class Metrics:
         if dead:
             self.dead_letters.labels(stream_id).inc(dead)
 
-        histogram = self.delivery_latency.labels(stream_id)
-        for latency_s in latencies_s:
-            histogram.observe(latency_s)
+        observe_all(self.delivery_latency.labels(stream_id), latencies_s)
         for attempt in attempts:
             self.attempt_latency.labels(stream_id, attempt.outcome).observe(
                 attempt.latency_ms / 1000
@@ -126,3 +126,30 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def observe_all(histogram: Histogram, values: Sequence[float]) -> None:
+    """Observe every value, as ``histogram.observe`` would one by one.
+
+    ``observe`` takes two locks per value, which at tens of thousands of deliveries a
+    second cost a noticeable share of the event loop. Here each touched bucket and the
+    sum are incremented once. The bucket rule is the library's: the first upper bound
+    greater than or equal to the value.
+    """
+    # NOTE: prometheus-client has no public call for many observations, so this reads
+    # the child's _upper_bounds, _buckets and _sum (checked with 0.26), and falls back
+    # to observe() when a later release changes them.
+    upper_bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if upper_bounds is None or buckets is None or total is None:
+        for value in values:
+            histogram.observe(value)
+        return
+    if not values:
+        return
+
+    counts = collections.Counter(bisect.bisect_left(upper_bounds, value) for value in values)
+    for index, count in counts.items():
+        buckets[index].inc(count)
+    total.inc(sum(values))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 
+from datastreams.delivery import outbound
 from datastreams.delivery.backoff import Backoff
 from datastreams.delivery.outbound import build_record, overflow_data, split_batches
 from datastreams.events.catalogue import load_catalogue
@@ -94,6 +96,41 @@ def test_partition_key_from_user() -> None:
     record = build_record(delivery(), compile_filters([]), load_catalogue(), 1_048_576, "userId")
 
     assert record.partition_key == "7"
+
+
+def test_partition_key_from_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbound, "event_from_line", _fail_if_parsed)
+    filters = compile_filters([])
+
+    by_guid = build_record(delivery(), filters, load_catalogue(), 1_048_576, "guid")
+    by_type = build_record(delivery(), filters, load_catalogue(), 1_048_576, "type")
+
+    assert by_guid.partition_key == "5d1c1f3e-8a9b-4c2d-9e0f-123456789abc"
+    assert by_type.partition_key == "DomainEntityChanged"
+
+
+def test_filter_without_properties_sends_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbound, "event_from_line", _fail_if_parsed)
+    filters = compile_filters([FilterSpec("DomainEntityChanged", ())])
+
+    record = build_record(delivery(), filters, load_catalogue(), 1_048_576)
+
+    assert record.payload == LINE
+    assert not filters.projects("DomainEntityChanged")
+
+
+def test_projects_only_with_properties() -> None:
+    filters = compile_filters(
+        [FilterSpec("DomainEntityChanged", ("domainId",)), FilterSpec("UserEntityCreated", ())]
+    )
+
+    assert filters.projects("DomainEntityChanged")
+    assert not filters.projects("UserEntityCreated")
+    assert not compile_filters([]).projects("DomainEntityChanged")
+
+
+def _fail_if_parsed(line: bytes) -> None:
+    raise AssertionError("the stored line was parsed")
 
 
 def records_of_sizes(sizes: list[int]) -> list[OutboundRecord]:

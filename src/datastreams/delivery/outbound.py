@@ -25,6 +25,9 @@ PARTITION_KEY_MEMBERS = {
     "type": "type",
 }
 
+# Partition keys that the queued delivery carries itself, without parsing the line.
+_KEYS_OF_DELIVERY = {"guid": "guid", "type": "type"}
+
 
 def build_record(
     delivery: QueuedDelivery,
@@ -37,7 +40,8 @@ def build_record(
     payload = delivery.line
     event = None
 
-    if not filters.selects_all:
+    # The stored line is parsed only when something in it must change.
+    if filters.projects(delivery.type):
         event = event_from_line(payload)
         projected = filters.project(event.type, event.data)
         if projected is not event.data:
@@ -50,7 +54,9 @@ def build_record(
         payload = event.encode()
 
     key = delivery.domain_id
-    if partition_key != "domainId":
+    if partition_key in _KEYS_OF_DELIVERY:
+        key = getattr(delivery, _KEYS_OF_DELIVERY[partition_key])
+    elif partition_key != "domainId":
         event = event or event_from_line(payload)
         key = getattr(event, PARTITION_KEY_MEMBERS.get(partition_key, "domain_id")) or key
 

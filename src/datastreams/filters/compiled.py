@@ -53,6 +53,14 @@ class CompiledFilters:
         """Return whether an event of this type passes the filters."""
         return self._trees is None or event_type in self._trees
 
+    def projects(self, event_type: str) -> bool:
+        """Return whether ``project`` may remove members of ``data`` for this type.
+
+        False when the stream has no filters or the type's filter lists no properties,
+        so the stored line can be sent without being parsed.
+        """
+        return self._trees is not None and self._trees.get(event_type, {}) is not None
+
     def project(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
         """Return ``data`` reduced to the paths the filters list for ``event_type``.
 

@@ -1,15 +1,17 @@
-"""The single writer thread of the SQLite store, with group commit for appends.
+"""The single writer thread of the SQLite store, with group commit.
 
 SQLite allows one writer at a time, so one thread with its own connection runs
 every write. Coroutines hand it jobs through a queue and await a future that the
 thread resolves with ``loop.call_soon_threadsafe`` once the job's transaction has
 committed (or failed).
 
-Group commit: appends waiting in the queue are taken together, up to
-``max_group_events`` events, and written in one transaction. With
-``synchronous=FULL`` every commit syncs the write-ahead log, so one sync then covers
-many callers. If the group fails, each caller's batch is retried in a transaction of
-its own, so only the batch that is at fault gets the error.
+Group commit: the jobs waiting in the queue are taken together, up to
+``MAX_GROUP_JOBS`` jobs and ``max_group_events`` appended events, and written in one
+transaction. With ``synchronous=FULL`` every commit syncs the write-ahead log, so one
+sync then covers many callers: producers' appends and every dispatcher's outcome.
+Each job runs inside a savepoint of its own (appends next to each other share one),
+so a job that fails rolls back alone and the rest commit. If the transaction itself
+fails, each job runs again in a transaction of its own.
 
 After each commit that queued deliveries, the writer passes the ids of the streams
 that got them to ``on_queued``, still on the writer thread. ``on_commit`` is called
@@ -41,6 +43,10 @@ T = TypeVar("T")
 # Maximum number of events written in one group transaction. A single batch larger
 # than this is still written whole, in a transaction of its own.
 MAX_GROUP_EVENTS = 5000
+
+# Maximum number of jobs (appends and other writes) in one group transaction. Each
+# dispatcher writes its outcomes as jobs, so many streams share one commit's sync.
+MAX_GROUP_JOBS = 64
 
 
 @dataclass(slots=True)
@@ -181,88 +187,65 @@ class Writer:
             if job is _STOP:
                 return
 
-            if isinstance(job, _WorkJob):
-                self._run_work(connection, job)
-                continue
-
-            assert isinstance(job, _AppendJob)
+            assert isinstance(job, _AppendJob | _WorkJob)
             group, carried = self._take_group(job)
             self._commit_group(connection, group)
 
-    def _take_group(self, first: _AppendJob) -> tuple[list[_AppendJob], _Job | object | None]:
-        """Collect the appends already waiting behind ``first``, within the event bound.
+    def _take_group(self, first: _Job) -> tuple[list[_Job], object | None]:
+        """Collect the jobs already waiting behind ``first``, within the group bounds.
 
-        Returns the group and the job that ended it, if any, to run next: a
-        non-append job is never reordered ahead of or behind the appends around it.
+        Returns the group, in queue order, and the job that ended it, if any, to run
+        next. ``_STOP`` always ends a group.
         """
-        group = [first]
-        event_count = len(first.events)
+        group: list[_Job] = [first]
+        event_count = len(first.events) if isinstance(first, _AppendJob) else 0
 
-        while True:
+        while len(group) < MAX_GROUP_JOBS:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 return group, None
 
-            if not isinstance(job, _AppendJob):
+            if not isinstance(job, _AppendJob | _WorkJob):
                 return group, job
-            if event_count + len(job.events) > self._max_group_events:
-                return group, job
-
+            if isinstance(job, _AppendJob):
+                if event_count + len(job.events) > self._max_group_events:
+                    return group, job
+                event_count += len(job.events)
             group.append(job)
-            event_count += len(job.events)
+        return group, None
 
-    def _commit_group(self, connection: sqlite3.Connection, group: list[_AppendJob]) -> None:
-        batches = [job.events for job in group]
+    def _commit_group(self, connection: sqlite3.Connection, group: list[_Job]) -> None:
+        """Run the group's jobs in one transaction, each inside a savepoint of its own.
 
+        A job that fails rolls back to its savepoint and gets its error; the others
+        commit. If the transaction itself fails (BEGIN, COMMIT, or an error that ends
+        the transaction), each job runs again in a transaction of its own.
+        """
         try:
-            results = self._transaction(
-                connection, lambda conn: self._appender.append(conn, batches)
-            )
+            connection.execute("BEGIN IMMEDIATE")
+            settled = [
+                result
+                for segment in _segments(group)
+                for result in self._run_segment(connection, segment)
+            ]
+            connection.execute("COMMIT")
         except Exception as exc:
+            self._rollback(connection)
             if len(group) == 1:
                 self._fail(group[0], exc)
                 return
 
-            # One bad batch must not fail the others: retry each alone.
             self.stats.group_retries += 1
             logger.warning(
-                "Group commit of %d batches failed, retrying each batch alone: %s",
+                "Group commit of %d jobs failed, retrying each job alone: %s",
                 len(group),
                 exc,
-                extra={"action": "group_commit_retry", "batches": len(group)},
+                extra={"action": "group_commit_retry", "jobs": len(group)},
             )
             for job in group:
                 self._commit_group(connection, [job])
             return
-
-        event_count = sum(len(batch) for batch in batches)
-        self.stats.append_groups += 1
-        self.stats.appended_batches += len(group)
-        self.stats.appended_events += event_count
-        self.stats.largest_group_events = max(self.stats.largest_group_events, event_count)
-
-        for job, outcomes in zip(group, results, strict=True):
-            _resolve(job, outcomes, None)
-
-    def _run_work(self, connection: sqlite3.Connection, job: _WorkJob) -> None:
-        try:
-            result = self._transaction(connection, job.work)
-        except Exception as exc:
-            self._fail(job, exc)
-            return
-        _resolve(job, result, None)
-
-    def _transaction(
-        self, connection: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]
-    ) -> T:
-        try:
-            # IMMEDIATE takes the write lock now rather than at the first write, so a
-            # lock held by another process is waited for (busy_timeout) instead of
-            # failing the transaction halfway.
-            connection.execute("BEGIN IMMEDIATE")
-            result = body(connection)
-            connection.execute("COMMIT")
         except BaseException:
             self._rollback(connection)
             raise
@@ -271,7 +254,67 @@ class Writer:
         if self._on_commit is not None:
             self._on_commit()
         self._announce_queued()
-        return result
+        self._count_appends(group, settled)
+
+        for job, result, error in settled:
+            if error is not None:
+                self._fail(job, error)
+            else:
+                _resolve(job, result, None)
+
+    def _run_segment(
+        self, connection: sqlite3.Connection, segment: list[_Job]
+    ) -> list[tuple[_Job, Any, Exception | None]]:
+        """Run one work job, or a run of appends together, inside a savepoint.
+
+        When appends that ran together fail, each runs again alone, so only the batch
+        at fault gets the error.
+        """
+        # Stream ids noted before this segment are kept aside, so a rollback to the
+        # savepoint drops only what the segment noted.
+        noted_before = self._appender.take_queued_stream_ids()
+        connection.execute("SAVEPOINT job")
+        try:
+            if isinstance(segment[0], _WorkJob):
+                results: list[Any] = [segment[0].work(connection)]
+            else:
+                batches = [job.events for job in segment if isinstance(job, _AppendJob)]
+                results = list(self._appender.append(connection, batches))
+        except Exception as exc:
+            self._roll_back_segment(connection)
+            self._appender.note_queued(noted_before)
+            if len(segment) > 1:
+                self.stats.group_retries += 1
+                return [
+                    result for job in segment for result in self._run_segment(connection, [job])
+                ]
+            return [(segment[0], None, exc)]
+
+        connection.execute("RELEASE job")
+        self._appender.note_queued(noted_before)
+        return [(job, result, None) for job, result in zip(segment, results, strict=True)]
+
+    def _roll_back_segment(self, connection: sqlite3.Connection) -> None:
+        self._appender.forget_routing()
+        self._appender.take_queued_stream_ids()
+        if not connection.in_transaction:
+            # SQLite ended the whole transaction (a full disk, an I/O error): the
+            # group as a whole fails and its jobs run again alone.
+            raise StoreError("the write transaction was rolled back by SQLite")
+        connection.execute("ROLLBACK TO job")
+        connection.execute("RELEASE job")
+
+    def _count_appends(
+        self, group: list[_Job], settled: list[tuple[_Job, Any, Exception | None]]
+    ) -> None:
+        appended = [job for job, _, error in settled if isinstance(job, _AppendJob) and not error]
+        if not appended:
+            return
+        event_count = sum(len(job.events) for job in appended)
+        self.stats.append_groups += 1
+        self.stats.appended_batches += len(appended)
+        self.stats.appended_events += event_count
+        self.stats.largest_group_events = max(self.stats.largest_group_events, event_count)
 
     def _announce_queued(self) -> None:
         stream_ids = self._appender.take_queued_stream_ids()
@@ -330,6 +373,17 @@ class Writer:
                 return
             if isinstance(job, _AppendJob | _WorkJob):
                 _resolve(job, None, StoreError("the store was closed before the write ran"))
+
+
+def _segments(group: list[_Job]) -> list[list[_Job]]:
+    """Split a group into runs of appends, which the appender writes together, and single jobs."""
+    segments: list[list[_Job]] = []
+    for job in group:
+        if isinstance(job, _AppendJob) and segments and isinstance(segments[-1][0], _AppendJob):
+            segments[-1].append(job)
+        else:
+            segments.append([job])
+    return segments
 
 
 def _resolve(job: _Job, result: Any, error: BaseException | None) -> None:

@@ -94,11 +94,16 @@ class OutcomeWriter:
 
     def submit(self, results: DeliveryResults) -> None:
         """Queue results for the next write."""
-        if not self._pending:
+        first = not self._pending
+        if first:
             self._first_pending_at = asyncio.get_running_loop().time()
         self._pending.append(results)
         self._pending_deliveries += len(results.seqs)
-        self._ready.set()
+        # Waking the writer for every batch of a one-event-per-request stream would
+        # cost a pass of its loop per event: it needs to know only when to start its
+        # delay and when a write is due.
+        if first or self._write_due():
+            self._ready.set()
 
     def flush(self) -> None:
         """Write the pending results without waiting for more."""
@@ -138,10 +143,13 @@ class OutcomeWriter:
             if remaining <= 0:
                 return
             self._ready.clear()
+            # A timer that sets the event costs less than wait_for, which wraps the
+            # wait in a task of its own each time.
+            timer = loop.call_later(remaining, self._ready.set)
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout=remaining)
-            except TimeoutError:
-                return
+                await self._ready.wait()
+            finally:
+                timer.cancel()
 
     def _write_due(self) -> bool:
         return self._closing or self._flushing or self._pending_deliveries >= WRITE_DELIVERIES

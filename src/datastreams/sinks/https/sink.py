@@ -61,6 +61,11 @@ class HttpsSink:
         self._allowed_networks = tuple(allowed_networks)
         self._ca_file = ca_file
         self._session: aiohttp.ClientSession | None = None
+        # The endpoints are fixed for the sink's life, so their IP literals are checked
+        # once rather than parsed again for every request.
+        self._literal_errors = {
+            endpoint: self._literal_address_error(endpoint) for endpoint in config.endpoints
+        }
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -167,7 +172,7 @@ class HttpsSink:
     async def _attempt(
         self, endpoint: str, request: HttpsRequest
     ) -> tuple[DeliveryError | None, int | None]:
-        literal_error = self._literal_address_error(endpoint)
+        literal_error = self._literal_errors.get(endpoint)
         if literal_error is not None:
             return literal_error, None
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -25,6 +28,9 @@ from datastreams.gc_tuning import tune_for_throughput
 
 ParsedItems = list[ItemParsed | ItemRejected]
 
+# How often a worker checks that the serving process still runs.
+PARENT_CHECK_INTERVAL_S = 1.0
+
 
 class ParsePool:
     """A pool of worker processes that run ``parse_ingest_body``."""
@@ -34,7 +40,10 @@ class ParsePool:
         # store's writer, the event loop) can copy a lock in its locked state.
         context = multiprocessing.get_context("spawn")
         self._executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_start_worker
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
         self._known_types = frozenset(known_types) if known_types is not None else None
 
@@ -58,9 +67,21 @@ class ParsePool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _start_worker() -> None:
+def _start_worker(parent_pid: int) -> None:
     # A worker's parsed events would otherwise trigger frequent collections; see gc_tuning.
     tune_for_throughput(freeze=True)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    # A worker waits for work on a pipe that stays open when the serving process is
+    # killed (SIGKILL, the out-of-memory killer), so it would run on as an orphan.
+    # Once the parent is gone the worker is reparented, and exits.
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_INTERVAL_S)
+    os._exit(0)
 
 
 def _parse_compact(

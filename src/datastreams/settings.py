@@ -160,7 +160,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "ingest_workers",
         1,
         _parse_non_negative_int,
-        "Worker processes that parse ingest requests; 0 parses in the serving process.",
+        "Worker processes that parse ingest requests; 0 parses in the serving process. "
+        "One worker already keeps parsing off the event loop (docs/architecture.md); on "
+        "2 cores, 2 workers measured no faster than 1. More help only with spare cores.",
     ),
     SettingSpec(
         "event_retention_s",
@@ -219,10 +221,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "aws_calls_in_flight",
         4,
         _parse_aws_calls_in_flight,
-        "Calls each Kinesis, Firehose or SQS stream may have in flight at once. More "
-        "hide the round trips to AWS; on a small machine they cost CPU time that ingest "
-        "needs (see docs/aws.md). Kinesis and FIFO SQS streams ordered by a key that "
-        "spans domains (userId, type) always make one call at a time.",
+        "Calls each Kinesis, Firehose or SQS stream may have in flight at once, 1 to 16. "
+        "More hide the round trips to AWS; on a small machine they cost CPU time that "
+        "ingest needs (see docs/aws.md). Kinesis and FIFO SQS streams ordered by a key "
+        "that spans domains (userId, type) always make one call at a time.",
     ),
     SettingSpec(
         "shutdown_grace_s",

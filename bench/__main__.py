@@ -124,7 +124,13 @@ def render_report(files: list[tuple[BenchResults, Path]], report_path: Path) -> 
 
 def _print_summary(results: BenchResults) -> None:
     for scenario in results.scenarios:
-        checks = ", ".join(f"{check.name}: {_met_word(check.met)}" for check in scenario.checks)
+        if results.size == "full":
+            checks = ", ".join(
+                f"{check.name}: {_met_word(check.met)}" for check in scenario.checks
+            )
+        else:
+            # A few hundred events say nothing about speed; only delivery is checked.
+            checks = "every event delivered" if scenario.status == "completed" else ""
         print(f"{scenario.id:>3} {scenario.status:<13} {checks}", flush=True)
         for problem in scenario.problems[:5]:
             print(f"      {problem}", flush=True)

@@ -42,14 +42,23 @@ def draw_plots(results: BenchResults, directory: Path) -> dict[str, list[Path]]:
 def _draw_rates(scenario: ScenarioResult, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=FIGURE_SIZE)
     memory_axes = None
+    # Twenty distinct colours: scenario 7 draws fifteen series.
+    palette = plt.get_cmap("tab20")
+    colours = [palette(index) for index in range(palette.N)]
 
-    for run in scenario.runs:
-        if not run.series:
-            continue
+    drawn = [run for run in scenario.runs if run.series]
+    for index, run in enumerate(drawn):
         seconds = [point[0] for point in run.series]
         rates = [point[1] for point in run.series]
         style = "-" if is_figure_role(run.role) else "--"
-        axes.plot(seconds, rates, style, label=f"{run.role}, run {run.repeat + 1}", linewidth=1)
+        axes.plot(
+            seconds,
+            rates,
+            style,
+            color=colours[index % len(colours)],
+            label=f"{run.role}, run {run.repeat + 1}",
+            linewidth=1,
+        )
 
         if run.role == "scenario" and run.rss_series and scenario.id == "6":
             memory_axes = memory_axes or axes.twinx()
@@ -64,10 +73,11 @@ def _draw_rates(scenario: ScenarioResult, path: Path) -> Path:
     axes.set_title(f"Scenario {scenario.id}: {scenario.title}", fontsize=9)
     axes.set_xlabel("seconds since the first publish")
     axes.set_ylabel("events per second")
-    axes.legend(fontsize=7, loc="upper left")
+    # Outside the plot, so the legend hides no series.
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     if memory_axes is not None:
         memory_axes.set_ylabel("resident set size (MB)")
-        memory_axes.legend(fontsize=7, loc="upper right")
+        memory_axes.legend(fontsize=7, loc="lower left", bbox_to_anchor=(1.12, 0.0))
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     plt.close(figure)
@@ -93,7 +103,8 @@ def _draw_latency(scenario: ScenarioResult, path: Path) -> Path:
     axes.set_title(f"Scenario {scenario.id}: latency from publish to receipt", fontsize=9)
     axes.set_xlabel("latency (ms, log scale)")
     axes.set_ylabel("fraction of events")
-    axes.legend(fontsize=7, loc="lower right")
+    # The target labels stand at the bottom of their lines, so the legend goes above.
+    axes.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     plt.close(figure)

@@ -124,9 +124,22 @@ def scenario_plan(scenario: str, count: int) -> ServicePlan:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.harness.profiling")
-    parser.add_argument("--scenario", choices=["1", "2", "3", "7"], required=True)
-    parser.add_argument("--events", type=int, default=100_000)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.harness.profiling",
+        description=(
+            "Run one service run of a benchmark scenario with py-spy sampling the serve "
+            "process, and print the functions with the most samples per thread. Needs "
+            "py-spy in this environment (pip install -e '.[bench]')."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=["1", "2", "3", "7"],
+        required=True,
+        help="1 ingest, 2 one batched stream, 3 one event per request, 7 AWS streams",
+    )
+    parser.add_argument("--events", type=int, default=100_000, help="Events to publish.")
     parser.add_argument("--output", type=Path, required=True, help="Folder for the raw stacks.")
     arguments = parser.parse_args()
 

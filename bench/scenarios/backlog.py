@@ -77,8 +77,8 @@ def run(context: RunContext) -> ScenarioResult:
         title=TITLE,
         status="completed",
         roles={
-            "scenario": "drain after the receiver comes up",
-            "endToEnd": "scenario 2: end to end with the receiver up",
+            "scenario": "drain, from the receiver's start to the last receipt",
+            "endToEnd": "scenario 2: end to end with the receiver up, run again here",
         },
         parameters={
             "events": count,

@@ -55,7 +55,7 @@ def run(context: RunContext) -> ScenarioResult:
         status="completed",
         roles={
             "scenario": "end to end, first publish to last receipt",
-            "sqlite": "scenario 1's baseline: plain sqlite3 executemany",
+            "sqlite": "scenario 1's baseline (plain sqlite3 executemany), run again here",
         },
         parameters={"events": count, "streams": 1, "batchSize": BATCH_SIZE},
     )

@@ -118,7 +118,7 @@ def run(context: RunContext) -> ScenarioResult:
         status="completed",
         roles={
             "scenario": "ingest with 10 streams delivering",
-            "ingest": "scenario 1: ingest without streams",
+            "ingest": "scenario 1: ingest without streams, run again here",
         },
         parameters={"events": count, "streams": 10, "domains": 100, "batchSize": BATCH_SIZE},
     )

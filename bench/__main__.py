@@ -125,11 +125,9 @@ def render_report(files: list[tuple[BenchResults, Path]], report_path: Path) -> 
 def _print_summary(results: BenchResults) -> None:
     for scenario in results.scenarios:
         if results.size == "full":
-            checks = ", ".join(
-                f"{check.name}: {_met_word(check.met)}" for check in scenario.checks
-            )
+            checks = ", ".join(f"{check.name}: {_met_word(check.met)}" for check in scenario.checks)
         else:
-            # A few hundred events say nothing about speed; only delivery is checked.
+            # A few hundred events tell nothing about speed, so only delivery is checked.
             checks = "every event delivered" if scenario.status == "completed" else ""
         print(f"{scenario.id:>3} {scenario.status:<13} {checks}", flush=True)
         for problem in scenario.problems[:5]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.harness.machine import machine_facts
 from bench.harness.results import BenchResults, earlier_results, read_results, write_results
+from bench.harness.service import SERVICE_SETTINGS
 from bench.scenarios import SCENARIOS
 from bench.scenarios.common import RunContext
 
@@ -48,6 +49,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         type=int,
         help="Runs of each scenario and of each baseline, alternated (default: 3 full, 1 small).",
     )
+    run.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A DATASTREAMS_* variable for every serve process; repeat for several.",
+    )
     run.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIRECTORY)
     report_choice = run.add_mutually_exclusive_group()
     report_choice.add_argument(
@@ -67,6 +75,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     arguments = parser.parse_args(argv)
     if arguments.command == "run" and arguments.repeats is not None and arguments.repeats < 1:
         parser.error(f"--repeats must be 1 or more, got {arguments.repeats}")
+    for setting in getattr(arguments, "setting", []):
+        name, equals, _ = setting.partition("=")
+        if not equals or not name.startswith("DATASTREAMS_"):
+            parser.error(f"--setting must be DATASTREAMS_NAME=VALUE, got {setting!r}")
     return arguments
 
 
@@ -75,6 +87,7 @@ def run_scenarios(arguments: argparse.Namespace, command: str) -> int:
     repeats = arguments.repeats or DEFAULT_REPEATS[size]
     chosen = arguments.scenario or list(SCENARIOS)
     context = RunContext(size=size, repeats=repeats, progress=_progress)
+    SERVICE_SETTINGS.update(setting.split("=", 1) for setting in arguments.setting)
 
     started_at = datetime.now(UTC)
     results = BenchResults(
@@ -90,8 +103,10 @@ def run_scenarios(arguments: argparse.Namespace, command: str) -> int:
             continue
         scenario = SCENARIOS[scenario_id]
         result = scenario.run(context)
+        settings = "".join(f" --setting {setting}" for setting in arguments.setting)
         result.command = (
             f"python -m bench run --scenario {scenario_id} --size {size} --repeats {repeats}"
+            f"{settings}"
         )
         results.scenarios.append(result)
         _progress(f"scenario {scenario_id}: {result.status}")

@@ -30,9 +30,9 @@ publishes from a separate process with four asyncio tasks of `datastreams.client
 in 500-event batches of a typical 350-byte event. The producer builds its events
 before the first publish, as the baselines build theirs before their timers start,
 so that on 2 cores it does not take CPU time from the service. Throughput is events
-over the time from the first publish to the last receipt (to the last ingest
-response for the ingest figures, and from the receiver's start for scenario 6's
-drain); memory is the peak resident set size (VmHWM) of the `serve` process.
+over the time from the first publish to the last receipt. The ingest figures end at
+the last ingest response instead, and scenario 6's drain starts at the receiver's
+start. Memory is the peak resident set size (VmHWM) of the `serve` process.
 A baseline that names another scenario is run again inside this one, so its median
 differs a little from that scenario's own. Scenario 6 runs once at full size, whatever
 `--repeats` says. Scenario 7 delivers to a stub of STS, Kinesis, Firehose and SQS on 127.0.0.1

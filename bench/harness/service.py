@@ -33,6 +33,11 @@ START_TIMEOUT_S = 60.0
 API_TIMEOUT_S = 30.0
 
 
+# Settings that ``python -m bench run --setting NAME=VALUE`` gives every serve process,
+# such as DATASTREAMS_AWS_CALLS_IN_FLIGHT=1.
+SERVICE_SETTINGS: dict[str, str] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """The API keys of the benchmark's root domain."""
@@ -65,6 +70,7 @@ class ServiceUnderTest:
         base = dict(environment) if environment is not None else clean_environment()
         self._environment = {
             **base,
+            **SERVICE_SETTINGS,
             "DATASTREAMS_DB": str(self.db_path),
             "DATASTREAMS_ALLOWED_ENDPOINT_NETWORKS": ALLOWED_NETWORKS,
             "DATASTREAMS_LOG_LEVEL": "WARNING",

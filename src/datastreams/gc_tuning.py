@@ -1,7 +1,7 @@
 """Garbage collector settings for the processes that carry the event load.
 
-A request of 500 events keeps about three container objects per event alive until it
-is answered (parsed events, result items; counted with ``gc.get_count``). With
+A request of 500 events keeps about three container objects per event alive until its
+response is sent (parsed events and result items, counted with ``gc.get_count``). With
 CPython's default threshold of 700, a young collection therefore runs every few
 hundred events. Every full collection also walks every object the process holds. That
 includes the catalogue, the web application and the imported modules, which are never

@@ -8,7 +8,7 @@ earlier records have returned, and the domains' events still spread evenly over 
 lanes. (A fixed lane per domain, such as ``crc32(domainId) % lanes``, would leave the
 lane that happens to get the most domains as the stream's bottleneck.)
 
-A lane holds about two batches at most (``lane_bounds``). The reader waits for room,
+A lane contains about two batches at most (``lane_bounds``). The reader waits for room,
 so a stream keeps a bounded number of records in memory however long its queue is.
 """
 

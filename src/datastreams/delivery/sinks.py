@@ -22,9 +22,9 @@ AWS_STREAM_TYPES = frozenset({"firehose", "kinesis", "sqs"})
 # a round trip, would take at most 500 messages a second. Against a stream of few
 # shards or a throttled queue, more calls would only add throttled calls.
 # NOTE: the gain from hiding AWS round trips is not measured here. The loopback stub of
-# benchmark 7 answers at once, and on 2 cores its Kinesis figure fell from about 8,900
-# to 6,500 events/s with 4 calls in flight, because botocore's CPU work in more threads
-# at once slowed ingest and the other streams.
+# benchmark 7 responds at once, and on 2 cores its Kinesis figure fell from about 8,800
+# to 6,400 events/s with 4 calls in flight (docs/aws.md has the command), because
+# botocore's CPU work in more threads at once slowed ingest and the other streams.
 DEFAULT_AWS_CALLS_IN_FLIGHT = 4
 
 # Container members whose value events of several domains can share. Lanes keep only a

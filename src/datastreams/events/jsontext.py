@@ -206,11 +206,12 @@ def loads_if_canonical(line: bytes) -> Any | None:
     """Parse ``line`` with orjson when orjson writes the value back as the same bytes.
 
     Most producers send what orjson (or any compact encoder) writes, and then orjson
-    reads a 350-byte event in about 1 us where the strict reader takes about 8 us. The
-    byte-for-byte round trip is what makes the fast read as strict as the slow one:
-    orjson itself rejects invalid UTF-8, lone surrogates, ``NaN`` and ``Infinity``; a
-    duplicate key would be written back once, and a number that orjson would write
-    differently (``1e5``, ``-0``, an integer beyond 64 bits) changes the bytes too.
+    reads a 350-byte event in about 1 us where the strict reader takes about 8 us.
+
+    The byte-for-byte round trip makes the fast read as strict as the slow one. orjson
+    itself rejects invalid UTF-8, lone surrogates, ``NaN`` and ``Infinity``. A duplicate
+    key would be written back once, so the bytes differ, and so do they for a number
+    that orjson writes in another form (``1e5``, ``-0``, an integer beyond 64 bits).
     Numbers come back as ``int`` and ``float``, which orjson writes as the same text.
 
     Returns ``None`` when the line must go through the strict reader instead.
